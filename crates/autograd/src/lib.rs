@@ -1,0 +1,1 @@
+//! convlab-autograd: not written yet (see the open issues).

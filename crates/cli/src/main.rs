@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("convlab: no commands yet; see the open issues");
+    std::process::exit(2);
+}

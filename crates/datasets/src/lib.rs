@@ -1,0 +1,1 @@
+//! convlab-datasets: not written yet (see the open issues).

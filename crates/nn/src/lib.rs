@@ -1,0 +1,1 @@
+//! convlab-nn: not written yet (see the open issues).

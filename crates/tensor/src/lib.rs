@@ -1,0 +1,29 @@
+//! convlab-tensor: the numeric core of convlab.
+//!
+//! An n-d f32 `Tensor` (row-major, shared storage), a checked GEMM over `matrixmultiply`, and the
+//! kernels every layer needs, each forward beside its backward:
+//! - `conv2d`: convolution, channels-last, by im2col + GEMM or directly;
+//! - `pool2d`: max and average pooling;
+//! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses.
+//!
+//! Conventions: tensors are NHWC, kernels (KH, KW, C_in, C_out) like Keras, `same` padding by
+//! TensorFlow's rule. Kernels run on rayon's thread pool (`RAYON_NUM_THREADS=1` makes them serial).
+//! Shapes that come from a person are checked and return `TensorError`; a kernel handed tensors
+//! that do not match its geometry panics with the op name and every shape.
+//!
+//! Read in this order: `tensor`, `gemm`, `conv2d` (`mod`, `im2col`, `direct`), `pool2d`, then
+//! the small kernels.
+
+pub mod conv2d;
+pub mod elementwise;
+pub mod error;
+pub mod gemm;
+pub mod pool2d;
+pub mod reduce;
+pub mod softmax;
+mod tensor;
+
+pub use conv2d::{ConvAlgorithm, Conv2dGeometry, Conv2dGrads, Padding};
+pub use error::TensorError;
+pub use pool2d::Pool2dGeometry;
+pub use tensor::Tensor;
