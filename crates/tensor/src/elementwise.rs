@@ -22,7 +22,11 @@ pub fn map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
 #[track_caller]
 pub fn zip_map(op: &str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> Tensor {
     if a.shape() != b.shape() {
-        shape_panic(op, "shapes must match", &[("a", a.shape()), ("b", b.shape())]);
+        shape_panic(
+            op,
+            "shapes must match",
+            &[("a", a.shape()), ("b", b.shape())],
+        );
     }
     let mut out = vec![0.0f32; a.len()];
     out.par_chunks_mut(PAR_CHUNK)
@@ -144,7 +148,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "add_bias: bias must be 1-d and match x's last axis (x [2, 3], bias [2])")]
+    #[should_panic(
+        expected = "add_bias: bias must be 1-d and match x's last axis (x [2, 3], bias [2])"
+    )]
     fn add_bias_names_shapes() {
         add_bias(&Tensor::zeros(&[2, 3]), &Tensor::zeros(&[2]));
     }
@@ -169,6 +175,10 @@ mod tests {
         let n = PAR_CHUNK * 3 + 7;
         let a = Tensor::new(&[n], (0..n).map(|i| i as f32).collect()).unwrap();
         let s = add(&a, &a);
-        assert!(s.data().iter().enumerate().all(|(i, &v)| v == 2.0 * i as f32));
+        assert!(s
+            .data()
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == 2.0 * i as f32));
     }
 }

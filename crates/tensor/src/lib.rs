@@ -23,7 +23,7 @@ pub mod reduce;
 pub mod softmax;
 mod tensor;
 
-pub use conv2d::{ConvAlgorithm, Conv2dGeometry, Conv2dGrads, Padding};
+pub use conv2d::{Conv2dGeometry, Conv2dGrads, ConvAlgorithm, Padding};
 pub use error::TensorError;
 pub use pool2d::Pool2dGeometry;
 pub use tensor::Tensor;

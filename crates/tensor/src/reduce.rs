@@ -12,7 +12,11 @@ pub fn sum_all(x: &Tensor) -> f32 {
 /// Sums over every axis but the last: x (.., C) -> (C). A bias gradient.
 pub fn sum_to_last_axis(x: &Tensor) -> Tensor {
     let Some(&c) = x.shape().last() else {
-        shape_panic("sum_to_last_axis", "needs at least 1 axis", &[("x", x.shape())]);
+        shape_panic(
+            "sum_to_last_axis",
+            "needs at least 1 axis",
+            &[("x", x.shape())],
+        );
     };
     let mut out = vec![0.0f32; c];
     if c > 0 {
@@ -26,7 +30,11 @@ pub fn sum_to_last_axis(x: &Tensor) -> Tensor {
 /// Sums over the last axis: x (.., C) -> (..).
 pub fn sum_last_axis(x: &Tensor) -> Tensor {
     let Some((&c, lead)) = x.shape().split_last() else {
-        shape_panic("sum_last_axis", "needs at least 1 axis", &[("x", x.shape())]);
+        shape_panic(
+            "sum_last_axis",
+            "needs at least 1 axis",
+            &[("x", x.shape())],
+        );
     };
     let out: Vec<f32> = if c == 0 {
         vec![0.0; lead.iter().product()]
@@ -39,10 +47,18 @@ pub fn sum_last_axis(x: &Tensor) -> Tensor {
 /// Index of the largest value along the last axis; ties go to the first. x (.., C) -> (..).
 pub fn argmax_last_axis(x: &Tensor) -> Vec<usize> {
     let Some(&c) = x.shape().last() else {
-        shape_panic("argmax_last_axis", "needs at least 1 axis", &[("x", x.shape())]);
+        shape_panic(
+            "argmax_last_axis",
+            "needs at least 1 axis",
+            &[("x", x.shape())],
+        );
     };
     if c == 0 {
-        shape_panic("argmax_last_axis", "last axis is empty", &[("x", x.shape())]);
+        shape_panic(
+            "argmax_last_axis",
+            "last axis is empty",
+            &[("x", x.shape())],
+        );
     }
     x.data()
         .chunks_exact(c)

@@ -23,7 +23,11 @@ use crate::Tensor;
 /// Padding taps are written as zeros, so `patches` may hold anything on entry.
 pub fn im2col(g: &Conv2dGeometry, x: &[f32], patches: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
-    assert_eq!(patches.len(), g.n * g.ho * g.wo * k, "im2col: patch buffer size");
+    assert_eq!(
+        patches.len(),
+        g.n * g.ho * g.wo * k,
+        "im2col: patch buffer size"
+    );
     // One output row (n, oy) per task: WO rows of the patch matrix.
     patches
         .par_chunks_mut(g.wo * k)

@@ -214,7 +214,9 @@ impl Conv2dGeometry {
     /// The input row read by output row `oy` at kernel row `ky`, or None if it is padding.
     #[inline]
     pub fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
-        (oy * self.sh + ky).checked_sub(self.pad_top).filter(|&iy| iy < self.h)
+        (oy * self.sh + ky)
+            .checked_sub(self.pad_top)
+            .filter(|&iy| iy < self.h)
     }
 
     /// The input column read by output column `ox` at kernel column `kx`, or None if padding.

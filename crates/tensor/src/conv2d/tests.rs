@@ -1,0 +1,259 @@
+//! Convolution tests: hand-computed answers for TensorFlow's asymmetric `same` padding, a plain
+//! seven-loop reference (in f64) for forward and backward, and im2col against direct on random
+//! shapes.
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// Uniform values in [-1, 1) from a seed (SplitMix64), so failures replay exactly.
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn tensor(shape: &[usize], seed: u64) -> Tensor {
+    Tensor::new(shape, random(shape.iter().product(), seed)).unwrap()
+}
+
+/// The definition, as seven plain loops, accumulated in f64. Input taps outside the image are
+/// padding (zero). Returns y, and the three gradients for an upstream gradient dy.
+struct Reference {
+    y: Vec<f64>,
+    dx: Vec<f64>,
+    dw: Vec<f64>,
+    db: Vec<f64>,
+}
+
+fn reference(g: &Conv2dGeometry, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> Reference {
+    let mut y = vec![0.0f64; g.n * g.ho * g.wo * g.co];
+    let mut dx = vec![0.0f64; x.len()];
+    let mut dw = vec![0.0f64; w.len()];
+    let mut db = vec![0.0f64; g.co];
+    for n in 0..g.n {
+        for oy in 0..g.ho {
+            for ox in 0..g.wo {
+                for co in 0..g.co {
+                    let yi = ((n * g.ho + oy) * g.wo + ox) * g.co + co;
+                    y[yi] = b[co] as f64;
+                    db[co] += dy[yi] as f64;
+                    for ky in 0..g.kh {
+                        for kx in 0..g.kw {
+                            for ci in 0..g.c {
+                                // Signed input position: negative or past the edge is padding.
+                                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                                let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                    continue;
+                                }
+                                let xi = ((n * g.h + iy as usize) * g.w + ix as usize) * g.c + ci;
+                                let wi = ((ky * g.kw + kx) * g.c + ci) * g.co + co;
+                                y[yi] += x[xi] as f64 * w[wi] as f64;
+                                dx[xi] += dy[yi] as f64 * w[wi] as f64;
+                                dw[wi] += dy[yi] as f64 * x[xi] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Reference { y, dx, dw, db }
+}
+
+/// Asserts max |got - want| <= 1e-4 * max |want| (or 1e-6 when want is all zero).
+fn assert_close(what: &str, got: &[f32], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-2);
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0f64, f64::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{what}: max abs difference {worst:e} exceeds 1e-4 x {scale:e}"
+    );
+}
+
+/// Both algorithms against the reference, forward and backward, for one geometry.
+fn check_against_reference(g: &Conv2dGeometry, seed: u64) {
+    let x = tensor(&g.x_shape(), seed);
+    let w = tensor(&g.w_shape(), seed + 1);
+    let b = tensor(&[g.co], seed + 2);
+    let dy = tensor(&g.y_shape(), seed + 3);
+    let r = reference(g, x.data(), w.data(), b.data(), dy.data());
+    for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+        let y = conv2d_forward(g, &x, &w, Some(&b), algorithm);
+        assert_eq!(y.shape(), g.y_shape());
+        assert_close(&format!("{algorithm:?} y {g:?}"), y.data(), &r.y);
+        let grads = conv2d_backward(g, &x, &w, &dy, algorithm);
+        assert_close(&format!("{algorithm:?} dx {g:?}"), grads.dx.data(), &r.dx);
+        assert_close(&format!("{algorithm:?} dw {g:?}"), grads.dw.data(), &r.dw);
+        assert_close(&format!("{algorithm:?} db {g:?}"), grads.db.data(), &r.db);
+    }
+}
+
+/// Input x[i, j] = i * W + j + 1 (one image, one channel) and an all-ones 3x3 kernel, so each
+/// output is the sum of the input cells its window covers. Returns y as rows.
+fn ones_kernel_sums(h: usize, w: usize, stride: usize) -> Vec<Vec<f32>> {
+    let x = Tensor::new(&[1, h, w, 1], (1..=h * w).map(|v| v as f32).collect()).unwrap();
+    let k = Tensor::full(&[3, 3, 1, 1], 1.0);
+    let g = Conv2dGeometry::new(x.shape(), k.shape(), (stride, stride), Padding::Same).unwrap();
+    let y = conv2d_forward(&g, &x, &k, None, ConvAlgorithm::Im2col);
+    let direct = conv2d_forward(&g, &x, &k, None, ConvAlgorithm::Direct);
+    assert_eq!(y.data(), direct.data(), "im2col and direct differ");
+    y.data().chunks(g.wo).map(|r| r.to_vec()).collect()
+}
+
+#[test]
+fn same_stride2_even_input_pads_only_bottom_right() {
+    // 4x4, k 3, s 2: out 2, total padding (2-1)*2+3-4 = 1 -> 0 on top/left, 1 on bottom/right.
+    //  1  2  3  4
+    //  5  6  7  8
+    //  9 10 11 12
+    // 13 14 15 16
+    // y[0,0] = rows 0-2 x cols 0-2 = 54; y[0,1] = rows 0-2 x cols 2-3 = 45;
+    // y[1,0] = rows 2-3 x cols 0-2 = 72; y[1,1] = rows 2-3 x cols 2-3 = 54.
+    // (Symmetric padding, as PyTorch's padding=1 does, would give y[0,0] = 1+2+5+6 = 14.)
+    assert_eq!(
+        ones_kernel_sums(4, 4, 2),
+        vec![vec![54.0, 45.0], vec![72.0, 54.0]]
+    );
+}
+
+#[test]
+fn same_stride2_odd_input_pads_both_sides() {
+    // 5x5, k 3, s 2: out 3, total padding (3-1)*2+3-5 = 2 -> 1 on each side.
+    // y[0,0] = 1+2+6+7 = 16, y[0,1] = 2+3+4+7+8+9 = 33, y[0,2] = 4+5+9+10 = 28,
+    // y[1,1] = 7+8+9+12+13+14+17+18+19 = 117, y[2,2] = 19+20+24+25 = 88.
+    let y = ones_kernel_sums(5, 5, 2);
+    assert_eq!(y[0], vec![16.0, 33.0, 28.0]);
+    assert_eq!(y[1][1], 117.0);
+    assert_eq!(y[2][2], 88.0);
+}
+
+#[test]
+fn same_stride1_keeps_size() {
+    let g = Conv2dGeometry::new(&[2, 28, 28, 1], &[3, 3, 1, 32], (1, 1), Padding::Same).unwrap();
+    assert_eq!((g.ho, g.wo, g.pad_top, g.pad_left), (28, 28, 1, 1));
+    let g = Conv2dGeometry::new(&[2, 7, 6, 1], &[4, 4, 1, 1], (1, 1), Padding::Same).unwrap();
+    // Even kernel: total padding 3 -> 1 on top, 2 at the bottom.
+    assert_eq!((g.ho, g.wo, g.pad_top), (7, 6, 1));
+}
+
+#[test]
+fn chapter_layers_agree_with_reference_at_batch_2() {
+    for (x, w) in [
+        ([2, 28, 28, 1], [3, 3, 1, 32]),
+        ([2, 14, 14, 32], [3, 3, 32, 64]),
+    ] {
+        let g = Conv2dGeometry::new(&x, &w, (1, 1), Padding::Same).unwrap();
+        check_against_reference(&g, 11);
+    }
+}
+
+#[test]
+fn algorithms_agree_at_batch_32_on_the_parallel_paths() {
+    // Large enough that the GEMMs split between threads and every rayon path runs.
+    let g = Conv2dGeometry::new(&[32, 14, 14, 32], &[3, 3, 32, 64], (1, 1), Padding::Same).unwrap();
+    let x = tensor(&g.x_shape(), 5);
+    let w = tensor(&g.w_shape(), 6);
+    let dy = tensor(&g.y_shape(), 7);
+    let a = im2col_forward(&g, &x, &w, None);
+    let b = direct_forward(&g, &x, &w, None);
+    let ga = im2col_backward(&g, &x, &w, &dy);
+    let gb = direct_backward(&g, &x, &w, &dy);
+    let as64 = |t: &Tensor| t.data().iter().map(|&v| v as f64).collect::<Vec<_>>();
+    assert_close("y", a.data(), &as64(&b));
+    assert_close("dx", ga.dx.data(), &as64(&gb.dx));
+    assert_close("dw", ga.dw.data(), &as64(&gb.dw));
+    assert_close("db", ga.db.data(), &as64(&gb.db));
+}
+
+#[test]
+fn bad_geometry_is_an_error_naming_the_problem() {
+    let err =
+        |x: &[usize], w: &[usize], s, p| Conv2dGeometry::new(x, w, s, p).unwrap_err().to_string();
+    assert_eq!(
+        err(&[1, 4, 4, 1], &[3, 3, 1, 1], (0, 1), Padding::Same),
+        "conv2d: stride along height must be at least 1, got 0"
+    );
+    assert_eq!(
+        err(&[1, 2, 4, 1], &[3, 3, 1, 1], (1, 1), Padding::Valid),
+        "conv2d: window 3 is larger than the input 2 along height with valid padding"
+    );
+    assert_eq!(
+        err(&[1, 4, 4, 3], &[3, 3, 2, 1], (1, 1), Padding::Same),
+        "conv2d: input has 3 channels but the kernel expects 2"
+    );
+    assert_eq!(
+        err(&[0, 4, 4, 1], &[3, 3, 1, 1], (1, 1), Padding::Same),
+        "conv2d: batch is zero (shapes must have no zero-sized dimension)"
+    );
+    assert_eq!(
+        err(&[1, 0, 4, 1], &[3, 3, 1, 1], (1, 1), Padding::Same),
+        "conv2d: input height is zero (shapes must have no zero-sized dimension)"
+    );
+    assert_eq!(
+        err(&[1, 4, 4], &[3, 3, 1, 1], (1, 1), Padding::Same),
+        "conv2d: expected a 4-d shape, got [1, 4, 4]"
+    );
+    let huge = usize::MAX / 2;
+    assert!(
+        err(&[huge, 4, 4, 1], &[3, 3, 1, 1], (1, 1), Padding::Same).contains("overflows usize"),
+        "product overflow must be reported"
+    );
+    assert!(
+        err(&[1, 4, 4, 1], &[huge, 3, 1, 1], (3, 1), Padding::Same).contains("overflows usize"),
+        "padding overflow must be reported"
+    );
+}
+
+#[test]
+#[should_panic(expected = "conv2d im2col forward: w should have shape [3, 3, 1, 2]")]
+fn mismatched_tensors_panic_with_op_and_shapes() {
+    let g = Conv2dGeometry::new(&[1, 4, 4, 1], &[3, 3, 1, 2], (1, 1), Padding::Same).unwrap();
+    im2col_forward(
+        &g,
+        &Tensor::zeros(&[1, 4, 4, 1]),
+        &Tensor::zeros(&[3, 3, 1, 1]),
+        None,
+    );
+}
+
+/// Random geometries in the ranges. A valid-padding kernel larger than the input is not a
+/// geometry (it is an error, tested above), so those cases switch to `same` padding.
+fn geometries() -> impl Strategy<Value = Conv2dGeometry> {
+    (
+        (1usize..=4, 1usize..=17, 1usize..=17, 1usize..=8),
+        (1usize..=5, 1usize..=5, 1usize..=8),
+        (1usize..=3, 1usize..=3, any::<bool>()),
+    )
+        .prop_map(|((n, h, w, c), (kh, kw, co), (sh, sw, same))| {
+            let padding = if same || kh > h || kw > w {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
+            Conv2dGeometry::new(&[n, h, w, c], &[kh, kw, c, co], (sh, sw), padding).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn im2col_and_direct_match_the_reference(g in geometries(), seed in any::<u64>()) {
+        check_against_reference(&g, seed);
+    }
+}
