@@ -1,0 +1,259 @@
+//! Numerical gradient checking by central finite differences.
+//!
+//! The function under test maps some input tensors to an output y of any shape. We reduce y with
+//! a fixed random projection, L = sum(r * y) (as llm.c does), so every element of the upstream
+//! gradient dy = r matters and a backward that mixes up positions cannot hide behind symmetric
+//! sums. L is accumulated in f64, so the only f32 rounding left is in y itself.
+//!
+//! For each input element x_j: numeric = (L(x_j + h) - L(x_j - h)) / 2h, compared with the
+//! analytic gradient from the tape. An element passes when |analytic - numeric| <= atol + rtol *
+//! |numeric|; the report names, per input, the element that came closest to failing.
+//!
+//! Choosing h: the numeric error is about h² * L''' (truncation) plus eps_f32 * |y| / h (rounding).
+//! Linear ops (matmul, conv, sums, pooling away from ties) have no truncation error, so a large
+//! h (1e-1 .. 1) makes them sharp; smooth nonlinear ops want h ≈ 1e-2; ops with kinks (relu, max
+//! pooling) need inputs kept further than h from the kink.
+
+use convlab_tensor::Tensor;
+
+use crate::{Tape, Var};
+
+#[derive(Clone, Copy, Debug)]
+pub struct GradcheckOptions {
+    /// Finite-difference step h.
+    pub step: f32,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance (times |numeric|).
+    pub rtol: f64,
+    /// Seed of the projection r.
+    pub seed: u64,
+    /// If set, an input passes when its norm-wise relative error is at most this, instead of
+    /// every element passing. For whole networks in f32: a step small enough to be accurate
+    /// still crosses a few ReLU and max-pool kinks somewhere, which spoils single elements but
+    /// not the norm, while a wrong backward spoils both.
+    pub norm_tolerance: Option<f64>,
+}
+
+impl Default for GradcheckOptions {
+    fn default() -> Self {
+        GradcheckOptions {
+            step: 1e-2,
+            atol: 1e-3,
+            rtol: 1e-2,
+            seed: 0,
+            norm_tolerance: None,
+        }
+    }
+}
+
+/// The worst element of one input.
+#[derive(Clone, Debug)]
+pub struct InputReport {
+    pub shape: Vec<usize>,
+    /// Flat index of the element closest to (or furthest past) the tolerance.
+    pub worst_index: usize,
+    pub analytic: f64,
+    pub numeric: f64,
+    pub abs_error: f64,
+    /// |analytic - numeric| / max(|analytic|, |numeric|) at that element (0 if both are 0).
+    pub rel_error: f64,
+    /// Elements checked, and how many were outside the tolerance.
+    pub elements: usize,
+    pub failed: usize,
+    /// ||analytic - numeric|| / max(||analytic||, ||numeric||) over the whole input (Euclidean
+    /// norms): a wrong backward moves this to order 1, a few kinks crossed by a step barely do.
+    pub norm_rel_error: f64,
+    pub passed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct GradcheckReport {
+    pub inputs: Vec<InputReport>,
+}
+
+impl GradcheckReport {
+    pub fn passed(&self) -> bool {
+        self.inputs.iter().all(|r| r.passed)
+    }
+
+    pub fn max_abs_error(&self) -> f64 {
+        self.inputs.iter().map(|r| r.abs_error).fold(0.0, f64::max)
+    }
+
+    pub fn max_rel_error(&self) -> f64 {
+        self.inputs.iter().map(|r| r.rel_error).fold(0.0, f64::max)
+    }
+}
+
+impl std::fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, r) in self.inputs.iter().enumerate() {
+            writeln!(
+                f,
+                "input {i} {:?}: worst element {} analytic {:.6e} numeric {:.6e} abs {:.2e} rel {:.2e}; {}/{} outside tolerance; norm rel {:.2e} {}",
+                r.shape,
+                r.worst_index,
+                r.analytic,
+                r.numeric,
+                r.abs_error,
+                r.rel_error,
+                r.failed,
+                r.elements,
+                r.norm_rel_error,
+                if r.passed { "ok" } else { "FAIL" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Uniform values in [-1, 1) from a seed (SplitMix64): portable and stable across releases.
+pub fn uniform(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Checks the gradients of `f` w.r.t. every tensor in `inputs`.
+pub fn gradcheck(
+    f: impl Fn(&mut Tape, &[Var]) -> Var,
+    inputs: &[Tensor],
+    opts: GradcheckOptions,
+) -> GradcheckReport {
+    // Analytic gradients: one recorded pass, seeded with dy = r.
+    let mut tape = Tape::new();
+    let vars: Vec<Var> = inputs.iter().map(|t| tape.leaf(t.clone())).collect();
+    let y = f(&mut tape, &vars);
+    let r = Tensor::from_vec("gradcheck", y.shape(), uniform(y.value().len(), opts.seed));
+    let grads = tape
+        .backward_with(&y, r.clone())
+        .expect("gradcheck: projection has y's shape");
+
+    // L(inputs) = sum(r * f(inputs)) in f64, evaluated without recording.
+    let loss = |inputs: &[Tensor]| -> f64 {
+        let mut tape = Tape::no_grad();
+        let vars: Vec<Var> = inputs.iter().map(|t| tape.constant(t.clone())).collect();
+        let y = f(&mut tape, &vars);
+        y.value()
+            .data()
+            .iter()
+            .zip(r.data())
+            .map(|(&y, &r)| y as f64 * r as f64)
+            .sum()
+    };
+
+    let h = opts.step;
+    let mut reports = Vec::new();
+    for (i, var) in vars.iter().enumerate() {
+        let zeros = Tensor::zeros(inputs[i].shape());
+        let analytic = grads.get(var).unwrap_or(&zeros);
+        let mut worst: Option<(f64, InputReport)> = None;
+        let (mut failed, mut diff_sq, mut a_sq, mut n_sq) = (0usize, 0.0f64, 0.0f64, 0.0f64);
+        let mut probe = inputs.to_vec();
+        for j in 0..inputs[i].len() {
+            let original = inputs[i].data()[j];
+            probe[i].data_mut()[j] = original + h;
+            let plus = loss(&probe);
+            probe[i].data_mut()[j] = original - h;
+            let minus = loss(&probe);
+            probe[i].data_mut()[j] = original;
+            // The step actually taken in f32 may differ from 2h by rounding: divide by it.
+            let taken = (original + h) as f64 - (original - h) as f64;
+            let numeric = (plus - minus) / taken;
+            let a = analytic.data()[j] as f64;
+            let abs_error = (a - numeric).abs();
+            let allowed = opts.atol + opts.rtol * numeric.abs();
+            let badness = abs_error / allowed;
+            failed += usize::from(abs_error > allowed || abs_error.is_nan());
+            diff_sq += abs_error * abs_error;
+            a_sq += a * a;
+            n_sq += numeric * numeric;
+            let denom = a.abs().max(numeric.abs());
+            let report = InputReport {
+                shape: inputs[i].shape().to_vec(),
+                worst_index: j,
+                analytic: a,
+                numeric,
+                abs_error,
+                rel_error: if denom > 0.0 { abs_error / denom } else { 0.0 },
+                elements: 0,
+                failed: 0,
+                norm_rel_error: 0.0,
+                passed: abs_error <= allowed,
+            };
+            if worst
+                .as_ref()
+                .is_none_or(|(b, _)| badness > *b || badness.is_nan())
+            {
+                worst = Some((badness, report));
+            }
+        }
+        let norm = a_sq.max(n_sq).sqrt();
+        let norm_rel_error = if norm > 0.0 {
+            diff_sq.sqrt() / norm
+        } else {
+            diff_sq.sqrt()
+        };
+        let passed = match opts.norm_tolerance {
+            Some(tolerance) => norm_rel_error <= tolerance,
+            None => failed == 0,
+        };
+        reports.push(InputReport {
+            elements: inputs[i].len(),
+            failed,
+            norm_rel_error,
+            passed,
+            ..worst.map(|(_, r)| r).unwrap_or(InputReport {
+                shape: inputs[i].shape().to_vec(),
+                worst_index: 0,
+                analytic: 0.0,
+                numeric: 0.0,
+                abs_error: 0.0,
+                rel_error: 0.0,
+                elements: 0,
+                failed: 0,
+                norm_rel_error: 0.0,
+                passed: true,
+            })
+        });
+    }
+    GradcheckReport { inputs: reports }
+}
+
+/// Helpers for the op tests: random tensors and a one-line assertion.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn random(shape: &[usize], seed: u64) -> Tensor {
+        Tensor::from_vec("test", shape, uniform(shape.iter().product(), seed))
+    }
+
+    /// Values in [-1, 1] whose distance from 0 is at least `margin` (for relu's kink).
+    pub fn away_from_zero(shape: &[usize], seed: u64, margin: f32) -> Tensor {
+        let mut t = random(shape, seed);
+        t.data_mut().iter_mut().for_each(|v| {
+            *v = v.signum() * (margin + v.abs() * (1.0 - margin));
+        });
+        t
+    }
+
+    #[track_caller]
+    pub fn assert_grads(
+        f: impl Fn(&mut Tape, &[Var]) -> Var,
+        inputs: &[Tensor],
+        opts: GradcheckOptions,
+    ) {
+        let report = gradcheck(f, inputs, opts);
+        assert!(report.passed(), "gradient check failed:\n{report}");
+    }
+}
