@@ -1,0 +1,35 @@
+//! Pictures and plots for the `convlab` command, drawn without system fonts or libraries.
+//!
+//! - PNG images ([`RgbImage`], [`image_grid`]): the chapter's filter grid (2 x 16 kernels of 3x3,
+//!   colour scale fixed at -0.5..0.5) and feature-map grid (4 x 8 maps, each scaled to its own
+//!   min..max), coloured with matplotlib's default colormap [`viridis`].
+//! - SVG plots written as text ([`learning_curves`], [`line_chart`], [`histogram`],
+//!   [`histogram_compare`]): the chapter's `plt.plot` and `plt.hist` figures.
+//! - The model figure ([`model_svg`], [`model_dot`]): Keras's `plot_model(model, show_shapes=True)`.
+//! - [`write_atomic`]: every picture reaches disk whole or not at all.
+//!
+//! Inputs are plain slices and structs, so this module needs no other convlab crate. Degenerate
+//! data (a constant tile, a NaN, a single epoch) always draws something and never divides by zero;
+//! bad arguments (a tile whose length does not match its shape, an image too large to allocate)
+//! return a [`DrawError`].
+
+mod atomic;
+mod colormap;
+mod error;
+mod model_graph;
+mod png_grid;
+mod raster;
+mod svg;
+mod svg_axes;
+mod svg_chart;
+mod svg_hist;
+
+pub use atomic::write_atomic;
+pub use colormap::{grey, viridis, NAN_COLOUR};
+pub use error::DrawError;
+pub use model_graph::{model_dot, model_svg, LayerBox};
+pub use png_grid::{image_grid, ColorScale, GridOpts, Palette, Tile};
+pub use raster::{side_by_side, RgbImage, MAX_PIXELS, MAX_SIDE};
+pub use svg::escape_xml;
+pub use svg_chart::{learning_curves, line_chart, ChartOpts, HistoryData, Series};
+pub use svg_hist::{bin_counts, histogram, histogram_compare, Bins};

@@ -1,0 +1,3 @@
+//! convlab-cli library: the drawing code behind the `convlab` command.
+
+pub mod draw;
