@@ -1,1 +1,85 @@
-//! convlab-nn: not written yet (see the open issues).
+//! convlab-nn: Keras-style layers, `Sequential` models, optimizers, losses, training with
+//! callbacks, and checkpoints, on top of convlab's autograd.
+//!
+//! Read in this order: `layers/` (what a model is made of), `sequential.rs` (building and
+//! running a model), `summary.rs`, then training: `loss.rs`, `optimizers/`, `fit.rs`,
+//! `callbacks.rs`, and `checkpoint/`.
+
+pub mod activation;
+pub mod init;
+pub mod layers;
+pub mod rng;
+mod sequential;
+mod summary;
+
+pub use activation::Activation;
+pub use init::Initializer;
+pub use layers::{AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D};
+pub use rng::Rng;
+pub use sequential::{ForwardOutput, LayerEntry, Sequential};
+pub use summary::with_commas;
+
+pub use convlab_tensor::{ConvAlgorithm, Padding, Tensor};
+
+/// Everything needed to build and train a model, in one import.
+pub mod prelude {
+    pub use crate::{
+        Activation, AveragePooling2D, Conv2D, ConvAlgorithm, Dense, Dropout, Flatten, Initializer,
+        Layer, MaxPooling2D, Padding, Sequential, Tensor,
+    };
+}
+
+use thiserror::Error;
+
+/// Errors in building or using a model: each names the layer or argument and what is wrong.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ModelError {
+    #[error("{layer}: {reason}")]
+    InvalidLayer { layer: &'static str, reason: String },
+    #[error("{layer} {reason}")]
+    Incompatible { layer: &'static str, reason: String },
+    #[error("input shape {0:?} must be non-empty with no zero dimension")]
+    InvalidInputShape(Vec<usize>),
+    #[error("the model has no layers")]
+    Empty,
+    #[error("layer index {index} is out of range: the model has {layers} layers (0..{layers})")]
+    LayerIndex { index: usize, layers: usize },
+    #[error("input batch has shape {got:?}, but the model expects {expected}")]
+    InputMismatch { expected: String, got: Vec<usize> },
+    #[error("expected {expected} weight tensors, got {got}")]
+    WeightCount { expected: usize, got: usize },
+    #[error("weight {name} should have shape {expected:?}, got {got:?}")]
+    WeightShape {
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+}
+
+/// The chapter's CNN (../shared/seed): Conv2D(32, 3, relu, same) -> MaxPooling2D(2) ->
+/// Conv2D(64, 3, relu, same) -> MaxPooling2D(2) -> Flatten -> Dense(100, relu) -> Dropout(0.4)
+/// -> Dense(10, softmax), on 28x28x1 images.
+pub fn chapter_model(seed: u64, algorithm: ConvAlgorithm) -> Sequential {
+    use Activation::{Relu, Softmax};
+    let mut model = Sequential::new(&[28, 28, 1]).seed(seed);
+    let conv = |filters| {
+        Conv2D::new(filters, 3)
+            .activation(Relu)
+            .padding(Padding::Same)
+            .algorithm(algorithm)
+    };
+    let layers: [Layer; 8] = [
+        conv(32).into(),
+        MaxPooling2D::new(2).into(),
+        conv(64).into(),
+        MaxPooling2D::new(2).into(),
+        Flatten::new().into(),
+        Dense::new(100).activation(Relu).into(),
+        Dropout::new(0.4).into(),
+        Dense::new(10).activation(Softmax).into(),
+    ];
+    for layer in layers {
+        model.add(layer).expect("the chapter's layers fit together");
+    }
+    model
+}
