@@ -16,7 +16,7 @@ pub use activation::Activation;
 pub use init::Initializer;
 pub use layers::{AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D};
 pub use rng::Rng;
-pub use sequential::{ForwardOutput, LayerEntry, Sequential};
+pub use sequential::{ForwardOutput, LayerEntry, ModelConfig, Sequential};
 pub use summary::with_commas;
 
 pub use convlab_tensor::{ConvAlgorithm, Padding, Tensor};

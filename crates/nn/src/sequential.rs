@@ -12,6 +12,7 @@
 //! from its own stream of the model's seed, so adding a layer never changes earlier weights.
 
 use convlab_autograd::{ParamId, Tape, Var};
+use serde::{Deserialize, Serialize};
 use convlab_tensor::Tensor;
 
 use crate::activation::Activation;
@@ -52,6 +53,17 @@ pub struct Sequential {
     seed: u64,
 }
 
+/// A model's architecture: what a checkpoint stores as JSON to rebuild the model. Layers come
+/// from the closed `Layer` set and unknown fields are errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    pub input_shape: Vec<usize>,
+    pub seed: u64,
+    pub layers: Vec<Layer>,
+}
+
 /// The result of a forward pass: the model's output and, when the last layer ends in a softmax,
 /// the logits before it (what a cross-entropy loss should be given).
 pub struct ForwardOutput {
@@ -68,6 +80,26 @@ impl Sequential {
             layers: Vec::new(),
             seed: 0,
         }
+    }
+
+    /// The architecture, for saving.
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig {
+            name: self.name.clone(),
+            input_shape: self.input_shape.clone(),
+            seed: self.seed,
+            layers: self.layers.iter().map(|l| l.layer.clone()).collect(),
+        }
+    }
+
+    /// Rebuilds a model (freshly initialised from its seed) from an architecture.
+    pub fn from_config(config: &ModelConfig) -> Result<Self, ModelError> {
+        let mut model = Sequential::new(&config.input_shape).seed(config.seed);
+        model.name = config.name.clone();
+        for layer in &config.layers {
+            model.add(layer.clone())?;
+        }
+        Ok(model)
     }
 
     /// The seed that initialises the weights of layers added from now on.

@@ -114,3 +114,19 @@ fn intermediate_outputs_and_predict() {
         "{err}"
     );
 }
+
+#[test]
+fn architecture_round_trips_through_json_and_rejects_unknowns() {
+    let model = chapter_model(3, ConvAlgorithm::Direct);
+    let json = serde_json::to_string(&model.config()).unwrap();
+    let config: convlab_nn::ModelConfig = serde_json::from_str(&json).unwrap();
+    let rebuilt = Sequential::from_config(&config).unwrap();
+    assert_eq!(rebuilt.summary(), model.summary());
+    assert_eq!(rebuilt.weights(), model.weights());
+
+    let unknown_type = json.replacen("\"Flatten\"", "\"Lambda\"", 1);
+    assert!(serde_json::from_str::<convlab_nn::ModelConfig>(&unknown_type).is_err());
+    let unknown_field = json.replacen("\"rate\":0.4", "\"rate\":0.4,\"code\":\"rm -rf\"", 1);
+    assert_ne!(unknown_field, json);
+    assert!(serde_json::from_str::<convlab_nn::ModelConfig>(&unknown_field).is_err());
+}
