@@ -1,1 +1,47 @@
-//! convlab-datasets: not written yet (see the open issues).
+//! convlab-datasets: the data side of convlab, the way Keras users know it.
+//!
+//! ```no_run
+//! use convlab_datasets::{fashion_mnist, train_test_split, Batches};
+//!
+//! let ((x_train, y_train), (x_test, y_test)) = fashion_mnist::load_data()?;
+//! let split = train_test_split(x_train.len(), 0.2, 42)?; // scikit-learn's split, exactly
+//! for batch in &Batches::new(split.train.len(), 32, true, 7, 0)? {
+//!     let rows: Vec<usize> = batch.iter().map(|&i| split.train[i]).collect();
+//!     let x = x_train.to_nhwc_f32(&rows)?; // [32, 28, 28, 1], in [0, 1]
+//! #   let _ = x;
+//! }
+//! # let _ = (y_train, x_test, y_test);
+//! # Ok::<(), convlab_datasets::DatasetError>(())
+//! ```
+//!
+//! - `idx`: the IDX file format, plain or gzipped, read without trusting its header; a writer too.
+//! - `fashion_mnist`, `mnist`: `load_data()` like Keras's, images kept as u8 (`Images`).
+//! - `source`: where the files are looked for; `download`: fetching them safely into the cache;
+//!   `verify`: the size and SHA-256 checks.
+//! - `split`: `train_test_split`, identical to scikit-learn's; `mt19937`: NumPy's generator.
+//! - `batches`: seeded, portable shuffling per epoch.
+//!
+//! Read in this order: `idx`, `images`, `fashion_mnist`, `source`, `load`, `split`, `batches`.
+
+pub mod batches;
+pub mod download;
+pub mod error;
+pub mod fashion_mnist;
+pub mod idx;
+pub mod images;
+pub mod load;
+pub mod mnist;
+pub mod mt19937;
+pub mod source;
+pub mod spec;
+pub mod split;
+pub mod verify;
+
+pub use batches::Batches;
+pub use download::DownloadConfig;
+pub use error::{DatasetError, IdxProblem};
+pub use images::{select_labels, Images};
+pub use load::{load, LoadedData};
+pub use source::LoadOptions;
+pub use spec::{DatasetSpec, FileSpec};
+pub use split::{train_test_split, Split};

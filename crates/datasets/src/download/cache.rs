@@ -1,0 +1,146 @@
+//! Writing downloads into the cache: lock, temporary file, verify, rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use super::http::{get_into, GetError};
+use super::{join_url, DownloadAttempt, DownloadConfig, DownloadProblem};
+use crate::error::DatasetError;
+use crate::idx::read_idx_named;
+use crate::source::find_file;
+use crate::spec::{DatasetSpec, FileSpec};
+use crate::verify::verify;
+
+pub(super) fn fetch_missing(
+    spec: &DatasetSpec,
+    cache_dir: &Path,
+    config: &DownloadConfig,
+) -> Result<[PathBuf; 4], DatasetError> {
+    fs::create_dir_all(cache_dir).map_err(|e| DatasetError::io(cache_dir, e))?;
+    let lock_path = cache_dir.join(".lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| DatasetError::io(&lock_path, e))?;
+    // Held until `lock` is dropped at the end of this function, or the process dies.
+    lock.lock().map_err(|e| DatasetError::io(&lock_path, e))?;
+
+    let mirrors = config.mirrors.as_ref().unwrap_or(&spec.mirrors);
+    // Another process may have fetched a file while we waited for the lock.
+    let get = |file: &FileSpec| match find_file(cache_dir, &file.name) {
+        Some(path) => Ok(path),
+        None => fetch_one(file, cache_dir, mirrors, config),
+    };
+    let [train_x, train_y, test_x, test_y] = spec.files();
+    let paths = [get(train_x)?, get(train_y)?, get(test_x)?, get(test_y)?];
+    drop(lock);
+    Ok(paths)
+}
+
+/// Tries each mirror until one gives a verified file; returns its final path.
+fn fetch_one(
+    file: &FileSpec,
+    dir: &Path,
+    mirrors: &[String],
+    config: &DownloadConfig,
+) -> Result<PathBuf, DatasetError> {
+    let mut attempts = Vec::new();
+    for mirror in mirrors {
+        let url = join_url(mirror, &format!("{}.gz", file.name));
+        match try_mirror(&url, file, dir, config)? {
+            Ok(path) => return Ok(path),
+            Err(problem) => attempts.push(DownloadAttempt { url, problem }),
+        }
+    }
+    Err(DatasetError::Download {
+        file: file.name.clone(),
+        attempts,
+    })
+}
+
+/// The outer error is local and stops everything (the cache cannot be written); the inner one
+/// is the mirror's, and the next mirror is tried.
+fn try_mirror(
+    url: &str,
+    file: &FileSpec,
+    dir: &Path,
+    config: &DownloadConfig,
+) -> Result<Result<PathBuf, DownloadProblem>, DatasetError> {
+    let part = PartFile::create(dir.join(format!(".{}.gz.part", file.name)))?;
+    let local = |e| DatasetError::io(&part.path, e);
+    let mut out = BufWriter::new(part.file.try_clone().map_err(local)?);
+    match get_into(url, config, &mut out) {
+        Ok(_) => {}
+        Err(GetError::Remote(problem)) => return Ok(Err(problem)),
+        Err(GetError::Local(e)) => return Err(local(e)),
+    }
+    out.into_inner()
+        .map_err(|e| local(e.into_error()))?
+        .sync_all()
+        .map_err(local)?;
+
+    let checked = read_idx_named(&part.path, "the downloaded file")
+        .and_then(|array| verify("the downloaded file", file, &array));
+    if let Err(e) = checked {
+        return Ok(Err(DownloadProblem::Rejected(Box::new(e))));
+    }
+    // Keep the bytes as they came (usually gzip) under the name their content deserves.
+    let gzipped = is_gzip_file(&part.path).map_err(local)?;
+    let name = if gzipped {
+        format!("{}.gz", file.name)
+    } else {
+        file.name.clone()
+    };
+    let final_path = dir.join(name);
+    part.persist(&final_path)?;
+    Ok(Ok(final_path))
+}
+
+fn is_gzip_file(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    let n = File::open(path)?.read(&mut magic)?;
+    Ok(n == 2 && magic == [0x1f, 0x8b])
+}
+
+/// A temporary file that deletes itself unless renamed into place.
+struct PartFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl PartFile {
+    fn create(path: PathBuf) -> Result<PartFile, DatasetError> {
+        // Truncates a leftover from a process that died mid-download: we hold the lock, so no
+        // one else is writing it.
+        let file = File::create(&path).map_err(|e| DatasetError::io(&path, e))?;
+        Ok(PartFile {
+            path,
+            file,
+            persisted: false,
+        })
+    }
+
+    /// Renames the verified file to its final name (atomic within one directory).
+    fn persist(mut self, final_path: &Path) -> Result<(), DatasetError> {
+        fs::rename(&self.path, final_path).map_err(|e| DatasetError::io(final_path, e))?;
+        self.persisted = true;
+        // Make the rename itself durable; a failure here loses nothing already verified.
+        if let Some(dir) = final_path.parent() {
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}

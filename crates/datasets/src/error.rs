@@ -1,0 +1,187 @@
+//! The one error type of this crate.
+//!
+//! Everything here reads files a person handed us (or a mirror served), so nothing panics on bad
+//! input: each problem becomes a `DatasetError` that names the file and says what is wrong with it.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::download::DownloadAttempt;
+
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The bytes are not a well-formed IDX file.
+    #[error("{file}: {problem}")]
+    Idx { file: String, problem: IdxProblem },
+
+    /// A well-formed IDX file of the wrong element type or rank for what it should hold.
+    #[error("{file}: expected {expected}, found {found}")]
+    Layout {
+        file: String,
+        expected: &'static str,
+        found: String,
+    },
+
+    #[error("{file}: label {label} at index {index} is not a class (there are {classes} classes)")]
+    LabelOutOfRange {
+        file: String,
+        index: usize,
+        label: u8,
+        classes: u8,
+    },
+
+    #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels")]
+    CountMismatch {
+        images_file: String,
+        images: usize,
+        labels_file: String,
+        labels: usize,
+    },
+
+    /// Verification: the decompressed file has the wrong length.
+    #[error(
+        "{file}: verification failed: the decompressed file is {actual} bytes, expected {expected}"
+    )]
+    SizeMismatch {
+        file: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// Verification: the decompressed file has the wrong SHA-256.
+    #[error(
+        "{file}: verification failed: SHA-256 of the decompressed file is {actual}, expected \
+         {expected}"
+    )]
+    HashMismatch {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// No mirror gave a good copy of one file.
+    #[error("could not download {file}:{}", list_attempts(attempts))]
+    Download {
+        file: String,
+        attempts: Vec<DownloadAttempt>,
+    },
+
+    /// No place had the dataset and downloading did not help; the message is the full advice.
+    #[error("{message}")]
+    NotFound { dataset: String, message: String },
+
+    /// An argument from the caller (a split fraction, a batch size, an index) is out of range.
+    #[error("{what}: {problem}")]
+    Argument { what: &'static str, problem: String },
+
+    #[error(transparent)]
+    Tensor(#[from] convlab_tensor::TensorError),
+}
+
+/// What is wrong with an IDX file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IdxProblem {
+    #[error(
+        "the file ends after {available} bytes, inside the {needed}-byte header \
+         (magic, data type, dimensions)"
+    )]
+    ShortHeader { needed: usize, available: usize },
+
+    #[error("bad magic: an IDX file starts with 00 00, this one with {0:02x} {1:02x}")]
+    BadMagic(u8, u8),
+
+    #[error(
+        "unknown data type byte 0x{0:02x} (known: 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, \
+         0x0d f32, 0x0e f64)"
+    )]
+    UnknownDataType(u8),
+
+    #[error("the header declares zero dimensions")]
+    NoDimensions,
+
+    #[error("dimension {axis} of {dims:?} is zero")]
+    ZeroDimension { axis: usize, dims: Vec<u64> },
+
+    #[error("dimensions {dims:?} describe more than the {cap}-byte limit of this reader")]
+    TooLarge { dims: Vec<u64>, cap: u64 },
+
+    #[error(
+        "the header declares {expected} payload bytes (dimensions {dims:?}) but the file holds \
+         {actual}"
+    )]
+    Truncated {
+        dims: Vec<u64>,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "the header declares {expected} payload bytes but a gzip file of {compressed} bytes \
+         decompresses to at most {bound}"
+    )]
+    ImpossibleGzip {
+        expected: u64,
+        compressed: u64,
+        bound: u64,
+    },
+
+    /// `more`: the reader stopped counting at `count`; there are at least that many.
+    #[error(
+        "{count}{} trailing bytes after the {payload}-byte payload",
+        if *more { " or more" } else { "" }
+    )]
+    TrailingBytes {
+        payload: u64,
+        count: u64,
+        more: bool,
+    },
+
+    #[error("corrupt or truncated gzip data: {0}")]
+    Gzip(String),
+
+    /// An array handed to the writer that cannot be an IDX file.
+    #[error("cannot write: {0}")]
+    Unwritable(String),
+}
+
+fn list_attempts(attempts: &[DownloadAttempt]) -> String {
+    if attempts.is_empty() {
+        return " no mirror was configured".to_string();
+    }
+    attempts
+        .iter()
+        .map(|a| format!("\n  {}: {}", a.url, a.problem))
+        .collect()
+}
+
+impl DatasetError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        DatasetError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn idx(file: &str, problem: IdxProblem) -> Self {
+        DatasetError::Idx {
+            file: file.to_string(),
+            problem,
+        }
+    }
+
+    pub(crate) fn argument(what: &'static str, problem: impl Into<String>) -> Self {
+        DatasetError::Argument {
+            what,
+            problem: problem.into(),
+        }
+    }
+}
