@@ -16,6 +16,7 @@
 //! assert_eq!(grads.get(&x).unwrap().data(), &[1.0, 0.0, 1.0]);
 //! ```
 
+pub mod checks;
 pub mod gradcheck;
 mod ops;
 mod tape;
