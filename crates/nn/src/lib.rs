@@ -6,15 +6,33 @@
 //! `callbacks.rs`, and `checkpoint/`.
 
 pub mod activation;
+pub mod callbacks;
+pub mod checkpoint;
+pub mod dataset;
+mod fit;
+pub mod history;
 pub mod init;
 pub mod layers;
+pub mod loss;
+pub mod optimizers;
 pub mod rng;
 mod sequential;
 mod summary;
 
 pub use activation::Activation;
+pub use callbacks::{
+    Callback, Control, EarlyStopping, ModelCheckpoint, StopOnDivergence, TerminateOnNaN,
+};
+pub use checkpoint::{
+    load_checkpoint, load_model, save_checkpoint, save_model, CheckpointError, TrainingState,
+};
+pub use dataset::{Dataset, InMemory, Targets, U8Images};
+pub use fit::{Evaluation, FitOptions, TrainSetup};
+pub use history::{EpochLogs, History, Monitor};
 pub use init::Initializer;
 pub use layers::{AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D};
+pub use loss::Loss;
+pub use optimizers::{Adam, Optimizer, RmsProp, Sgd};
 pub use rng::Rng;
 pub use sequential::{ForwardOutput, LayerEntry, ModelConfig, Sequential};
 pub use summary::with_commas;
@@ -24,8 +42,10 @@ pub use convlab_tensor::{ConvAlgorithm, Padding, Tensor};
 /// Everything needed to build and train a model, in one import.
 pub mod prelude {
     pub use crate::{
-        Activation, AveragePooling2D, Conv2D, ConvAlgorithm, Dense, Dropout, Flatten, Initializer,
-        Layer, MaxPooling2D, Padding, Sequential, Tensor,
+        Activation, Adam, AveragePooling2D, Callback, Conv2D, ConvAlgorithm, Dataset, Dense,
+        Dropout, EarlyStopping, FitOptions, Flatten, InMemory, Initializer, Layer, Loss,
+        MaxPooling2D, ModelCheckpoint, Monitor, Optimizer, Padding, RmsProp, Sequential, Sgd,
+        StopOnDivergence, Targets, Tensor, TerminateOnNaN, U8Images,
     };
 }
 
@@ -54,6 +74,45 @@ pub enum ModelError {
         expected: Vec<usize>,
         got: Vec<usize>,
     },
+}
+
+/// Errors in training or evaluating: each names what is wrong.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("the model is not compiled: call compile(optimizer, loss) first")]
+    NotCompiled,
+    #[error("batch size must be at least 1")]
+    BatchSize,
+    #[error("{0} is empty")]
+    EmptyData(&'static str),
+    #[error("{what} has items of shape {got:?}, but the model expects {expected:?}")]
+    DataShape {
+        what: &'static str,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+    #[error("{callback} monitors {metric}, which will not exist: {why}")]
+    MissingMetric {
+        callback: String,
+        metric: &'static str,
+        why: &'static str,
+    },
+    #[error("{loss:?} needs {expected}")]
+    TargetKind { loss: Loss, expected: &'static str },
+    #[error("{loss:?}: the model outputs shape {output:?} but the targets have shape {target:?}")]
+    TargetShape {
+        loss: Loss,
+        output: Vec<usize>,
+        target: Vec<usize>,
+    },
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Autograd(#[from] convlab_autograd::AutogradError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
 }
 
 /// The chapter's CNN (../shared/seed): Conv2D(32, 3, relu, same) -> MaxPooling2D(2) ->

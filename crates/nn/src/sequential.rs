@@ -12,8 +12,8 @@
 //! from its own stream of the model's seed, so adding a layer never changes earlier weights.
 
 use convlab_autograd::{ParamId, Tape, Var};
-use serde::{Deserialize, Serialize};
 use convlab_tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::layers::{keras_shape, ForwardMode, Layer, ParamSpec};
@@ -51,6 +51,8 @@ pub struct Sequential {
     input_shape: Vec<usize>,
     layers: Vec<LayerEntry>,
     seed: u64,
+    /// Optimizer and loss, once `compile` has run (see fit.rs).
+    pub(crate) training: Option<crate::fit::TrainSetup>,
 }
 
 /// A model's architecture: what a checkpoint stores as JSON to rebuild the model. Layers come
@@ -79,6 +81,7 @@ impl Sequential {
             input_shape: input_shape.to_vec(),
             layers: Vec::new(),
             seed: 0,
+            training: None,
         }
     }
 
@@ -182,6 +185,18 @@ impl Sequential {
             .iter_mut()
             .flat_map(|l| &mut l.weights)
             .collect()
+    }
+
+    /// Every weight, mutably, and the training setup: the two parts an optimizer step needs.
+    pub(crate) fn weights_and_setup_mut(
+        &mut self,
+    ) -> (Vec<&mut Tensor>, Option<&mut crate::fit::TrainSetup>) {
+        let weights = self
+            .layers
+            .iter_mut()
+            .flat_map(|l| &mut l.weights)
+            .collect();
+        (weights, self.training.as_mut())
     }
 
     /// Keras-style names of every weight ("conv2d/kernel", ...), in the order of `weights`.

@@ -1,0 +1,287 @@
+//! Training and evaluation: `compile`, `fit`, `evaluate`, as Keras's.
+//!
+//! One training step: take a batch, run the model forward on a recording tape (dropout on),
+//! compute the loss (fused with the final softmax), walk the tape backwards, let the callbacks
+//! look at the loss and gradients, then let the optimizer update the weights.
+//!
+//! Reproducibility: the shuffle of epoch e comes from `Rng::derive(seed, [e])` and its dropout
+//! masks from `Rng::derive(seed, [e, 1])`, so a run is fixed by its seed (and the thread count,
+//! which fixes the order of parallel sums), and resuming at epoch e needs no generator state.
+
+use std::time::Instant;
+
+use convlab_autograd::{ParamId, Tape};
+use convlab_tensor::Tensor;
+
+use crate::callbacks::{BatchLogs, Callback, Control, TrainInfo};
+use crate::dataset::Dataset;
+use crate::history::{EpochLogs, History};
+use crate::layers::ForwardMode;
+use crate::loss::{correct_count, Loss};
+use crate::optimizers::Optimizer;
+use crate::rng::Rng;
+use crate::{Sequential, TrainError};
+
+/// How `fit` runs; Keras's defaults.
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub shuffle: bool,
+    pub seed: u64,
+    /// The epoch to start at (0-based), when continuing a run.
+    pub initial_epoch: usize,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            epochs: 1,
+            batch_size: 32,
+            shuffle: true,
+            seed: 0,
+            initial_epoch: 0,
+        }
+    }
+}
+
+/// The optimizer and loss set by `compile`.
+#[derive(Clone, Debug)]
+pub struct TrainSetup {
+    pub optimizer: Optimizer,
+    pub loss: Loss,
+}
+
+/// Loss and accuracy over a dataset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub accuracy: Option<f32>,
+}
+
+impl Sequential {
+    /// Sets the optimizer and loss for `fit` and `evaluate` (accuracy is reported whenever the
+    /// loss is a classification loss).
+    pub fn compile(&mut self, optimizer: Optimizer, loss: Loss) {
+        self.training = Some(TrainSetup { optimizer, loss });
+    }
+
+    pub fn train_setup(&self) -> Option<&TrainSetup> {
+        self.training.as_ref()
+    }
+
+    pub fn train_setup_mut(&mut self) -> Option<&mut TrainSetup> {
+        self.training.as_mut()
+    }
+
+    fn check_data(&self, data: &dyn Dataset, what: &'static str) -> Result<(), TrainError> {
+        if data.is_empty() {
+            return Err(TrainError::EmptyData(what));
+        }
+        if data.item_shape() != self.input_shape() {
+            return Err(TrainError::DataShape {
+                what,
+                expected: self.input_shape().to_vec(),
+                got: data.item_shape(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Trains the model; returns the history of every epoch run.
+    pub fn fit(
+        &mut self,
+        train: &dyn Dataset,
+        validation: Option<&dyn Dataset>,
+        opts: &FitOptions,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History, TrainError> {
+        let loss_kind = self.training.as_ref().ok_or(TrainError::NotCompiled)?.loss;
+        if self.layers().is_empty() {
+            return Err(crate::ModelError::Empty.into());
+        }
+        if opts.batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        self.check_data(train, "training data")?;
+        if let Some(v) = validation {
+            self.check_data(v, "validation data")?;
+        }
+        let n = train.len();
+        let steps = n.div_ceil(opts.batch_size);
+        let info = TrainInfo {
+            initial_epoch: opts.initial_epoch,
+            epochs: opts.epochs,
+            steps_per_epoch: steps,
+            has_validation: validation.is_some(),
+            has_accuracy: loss_kind.has_accuracy(),
+        };
+        for cb in callbacks.iter_mut() {
+            cb.on_train_begin(&info)?;
+        }
+
+        let mut history = History::default();
+        let last = self.layers().len() - 1;
+        for epoch in opts.initial_epoch..opts.epochs {
+            let started = Instant::now();
+            let mut order: Vec<usize> = (0..n).collect();
+            if opts.shuffle {
+                Rng::derive(opts.seed, &[epoch as u64]).shuffle(&mut order);
+            }
+            let mut dropout_rng = Rng::derive(opts.seed, &[epoch as u64, 1]);
+            let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+            let mut stop: Option<String> = None;
+
+            for (step, batch) in order.chunks(opts.batch_size).enumerate() {
+                let x = train.inputs(batch);
+                let y = train.targets(batch);
+                let mut tape = Tape::new();
+                let input = tape.constant(x);
+                let mut mode = ForwardMode {
+                    training: true,
+                    rng: &mut dropout_rng,
+                };
+                let out = self.forward_to(
+                    &mut tape,
+                    &input,
+                    last,
+                    &mut mode,
+                    loss_kind.fuses_softmax(),
+                );
+                let loss = loss_kind.compute(&mut tape, &out, &y)?;
+                let grads = tape.backward(&loss)?;
+                let loss_value = loss.value().item();
+
+                // Every weight's gradient in `weights()` order (zeros if it did not affect the loss).
+                let grads: Vec<Tensor> = self
+                    .weights()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        grads
+                            .param(ParamId(i))
+                            .cloned()
+                            .unwrap_or_else(|| Tensor::zeros(w.shape()))
+                    })
+                    .collect();
+                let finite = grads.iter().all(|g| g.data().iter().all(|v| v.is_finite()));
+
+                loss_sum += loss_value as f64 * batch.len() as f64;
+                seen += batch.len();
+                if loss_kind.has_accuracy() {
+                    correct += correct_count(&out.output, &y);
+                }
+                for cb in callbacks.iter_mut() {
+                    if let Control::Stop { reason } = cb.before_update(loss_value, finite) {
+                        stop.get_or_insert(reason);
+                    }
+                }
+                if stop.is_some() {
+                    break; // the optimizer never sees this batch
+                }
+                // The tape's saved tensors share storage with the weights: drop it first, or
+                // every in-place update below would copy each weight (copy on write).
+                drop(tape);
+                let (mut weights, setup) = self.weights_and_setup_mut();
+                let grad_refs: Vec<&Tensor> = grads.iter().collect();
+                setup
+                    .expect("checked above")
+                    .optimizer
+                    .step(&mut weights, &grad_refs);
+
+                let logs = BatchLogs {
+                    epoch: epoch + 1,
+                    step: step + 1,
+                    steps,
+                    loss: (loss_sum / seen as f64) as f32,
+                    accuracy: loss_kind
+                        .has_accuracy()
+                        .then(|| correct as f32 / seen as f32),
+                };
+                for cb in callbacks.iter_mut() {
+                    cb.on_batch_end(&logs);
+                }
+            }
+
+            // A diverged epoch is not validated: its weights are the last good ones, and its
+            // metrics are the NaN that stopped it.
+            let val = match (validation, &stop) {
+                (Some(v), None) => Some(self.evaluate(v, opts.batch_size)?),
+                _ => None,
+            };
+            let logs = EpochLogs {
+                epoch: epoch + 1,
+                loss: (loss_sum / seen.max(1) as f64) as f32,
+                accuracy: loss_kind
+                    .has_accuracy()
+                    .then(|| correct as f32 / seen.max(1) as f32),
+                val_loss: val.map(|v| v.loss),
+                val_accuracy: val.and_then(|v| v.accuracy),
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            history.epochs.push(logs.clone());
+            for cb in callbacks.iter_mut() {
+                if let Control::Stop { reason } = cb.on_epoch_end(&logs, self)? {
+                    stop.get_or_insert(reason);
+                }
+            }
+            if let Some(reason) = stop {
+                history.stop_reason = Some(reason);
+                break;
+            }
+        }
+        for cb in callbacks.iter_mut() {
+            cb.on_train_end(self, &history)?;
+        }
+        Ok(history)
+    }
+
+    /// Mean loss and accuracy over `data`, in batches, with no graph recorded and dropout off.
+    pub fn evaluate(
+        &self,
+        data: &dyn Dataset,
+        batch_size: usize,
+    ) -> Result<Evaluation, TrainError> {
+        let loss_kind = self.training.as_ref().ok_or(TrainError::NotCompiled)?.loss;
+        let last = self
+            .layers()
+            .len()
+            .checked_sub(1)
+            .ok_or(crate::ModelError::Empty)?;
+        if batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        self.check_data(data, "evaluation data")?;
+        let mut rng = Rng::new(0); // unused: no dropout in inference
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        let indices: Vec<usize> = (0..data.len()).collect();
+        for batch in indices.chunks(batch_size) {
+            let mut tape = Tape::no_grad();
+            let input = tape.constant(data.inputs(batch));
+            let y = data.targets(batch);
+            let mut mode = ForwardMode {
+                training: false,
+                rng: &mut rng,
+            };
+            let out = self.forward_to(
+                &mut tape,
+                &input,
+                last,
+                &mut mode,
+                loss_kind.fuses_softmax(),
+            );
+            let loss = loss_kind.compute(&mut tape, &out, &y)?;
+            loss_sum += loss.value().item() as f64 * batch.len() as f64;
+            if loss_kind.has_accuracy() {
+                correct += correct_count(&out.output, &y);
+            }
+        }
+        let n = data.len() as f64;
+        Ok(Evaluation {
+            loss: (loss_sum / n) as f32,
+            accuracy: loss_kind
+                .has_accuracy()
+                .then(|| (correct as f64 / n) as f32),
+        })
+    }
+}

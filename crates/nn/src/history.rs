@@ -1,0 +1,122 @@
+//! What training records: one `EpochLogs` per epoch, and why it stopped.
+
+use serde::{Deserialize, Serialize};
+
+/// The metrics of one epoch. `epoch` counts from 1, as Keras prints it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLogs {
+    pub epoch: usize,
+    pub loss: f32,
+    pub accuracy: Option<f32>,
+    pub val_loss: Option<f32>,
+    pub val_accuracy: Option<f32>,
+    /// Wall-clock seconds of the epoch, validation included.
+    pub seconds: f64,
+}
+
+/// A metric a callback can watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Monitor {
+    Loss,
+    Accuracy,
+    ValLoss,
+    ValAccuracy,
+}
+
+impl Monitor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::Loss => "loss",
+            Monitor::Accuracy => "accuracy",
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
+    /// Keras's mode "auto": accuracies improve upwards, losses downwards.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy)
+    }
+
+    pub fn needs_validation(self) -> bool {
+        matches!(self, Monitor::ValLoss | Monitor::ValAccuracy)
+    }
+
+    /// The value in `logs`, if that epoch has it.
+    pub fn get(self, logs: &EpochLogs) -> Option<f32> {
+        match self {
+            Monitor::Loss => Some(logs.loss),
+            Monitor::Accuracy => logs.accuracy,
+            Monitor::ValLoss => logs.val_loss,
+            Monitor::ValAccuracy => logs.val_accuracy,
+        }
+    }
+
+    /// Whether `current` beats `best` by more than `min_delta` (Keras's `_is_improvement`).
+    /// NaN never improves on anything, so it can never become the best.
+    pub fn improves(self, current: f32, best: Option<f32>, min_delta: f32) -> bool {
+        if current.is_nan() {
+            return false;
+        }
+        match best {
+            None => true,
+            Some(best) if self.higher_is_better() => current - min_delta.abs() > best,
+            Some(best) => current + min_delta.abs() < best,
+        }
+    }
+}
+
+impl std::str::FromStr for Monitor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "loss" => Ok(Monitor::Loss),
+            "accuracy" => Ok(Monitor::Accuracy),
+            "val_loss" => Ok(Monitor::ValLoss),
+            "val_accuracy" => Ok(Monitor::ValAccuracy),
+            _ => Err(format!(
+                "unknown metric {s:?}: expected loss, accuracy, val_loss or val_accuracy"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub epochs: Vec<EpochLogs>,
+    /// Why training ended before its last epoch, if it did (early stopping, NaN, ...).
+    pub stop_reason: Option<String>,
+}
+
+impl History {
+    /// The epoch (from 1) with the best value of `monitor`, NaN never counting.
+    pub fn best_epoch(&self, monitor: Monitor) -> Option<usize> {
+        let mut best: Option<(usize, f32)> = None;
+        for logs in &self.epochs {
+            if let Some(v) = monitor.get(logs) {
+                if monitor.improves(v, best.map(|b| b.1), 0.0) {
+                    best = Some((logs.epoch, v));
+                }
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    /// The history as CSV: epoch,loss,accuracy,val_loss,val_accuracy,seconds.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n");
+        let opt = |v: Option<f32>| v.map_or(String::new(), |v| format!("{v:.6}"));
+        for e in &self.epochs {
+            out.push_str(&format!(
+                "{},{:.6},{},{},{},{:.3}\n",
+                e.epoch,
+                e.loss,
+                opt(e.accuracy),
+                opt(e.val_loss),
+                opt(e.val_accuracy),
+                e.seconds
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,107 @@
+//! Optimizers: given every weight and its gradient, take one step. Each keeps its own state per
+//! weight (moments, velocities), created on the first step, and can hand that state to a
+//! checkpoint and take it back when a run resumes.
+
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adam::Adam;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+use convlab_tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// One of the optimizers, with its hyper-parameters and state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    Adam(Adam),
+    Sgd(Sgd),
+    RmsProp(RmsProp),
+}
+
+impl Optimizer {
+    /// Updates every weight in place from its gradient.
+    pub fn step(&mut self, weights: &mut [&mut Tensor], grads: &[&Tensor]) {
+        assert_eq!(
+            weights.len(),
+            grads.len(),
+            "optimizer step: {} weights but {} gradients",
+            weights.len(),
+            grads.len()
+        );
+        match self {
+            Optimizer::Adam(o) => o.step(weights, grads),
+            Optimizer::Sgd(o) => o.step(weights, grads),
+            Optimizer::RmsProp(o) => o.step(weights, grads),
+        }
+    }
+
+    pub fn learning_rate(&self) -> f32 {
+        match self {
+            Optimizer::Adam(o) => o.learning_rate,
+            Optimizer::Sgd(o) => o.learning_rate,
+            Optimizer::RmsProp(o) => o.learning_rate,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Adam(_) => "adam",
+            Optimizer::Sgd(_) => "sgd",
+            Optimizer::RmsProp(_) => "rmsprop",
+        }
+    }
+
+    /// The per-weight state as named tensors (e.g. "m/3"), for a checkpoint.
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        let named = |prefix: &str, slots: &[Tensor]| -> Vec<(String, Tensor)> {
+            slots
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("{prefix}/{i}"), t.clone()))
+                .collect()
+        };
+        match self {
+            Optimizer::Adam(o) => [named("m", &o.m), named("v", &o.v)].concat(),
+            Optimizer::Sgd(o) => named("velocity", &o.velocity),
+            Optimizer::RmsProp(o) => named("v", &o.v),
+        }
+    }
+
+    /// Takes back the state `state_tensors` produced (the hyper-parameters and step count travel
+    /// in the serialized optimizer itself).
+    pub fn load_state_tensors(&mut self, tensors: &[(String, Tensor)]) -> Result<(), String> {
+        let take = |prefix: &str| -> Result<Vec<Tensor>, String> {
+            let mut slots: Vec<(usize, Tensor)> = Vec::new();
+            for (name, t) in tensors {
+                if let Some(i) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
+                    let i: usize = i
+                        .parse()
+                        .map_err(|_| format!("bad optimizer state name {name:?}"))?;
+                    slots.push((i, t.clone()));
+                }
+            }
+            slots.sort_by_key(|(i, _)| *i);
+            if slots.iter().enumerate().any(|(k, (i, _))| k != *i) {
+                return Err(format!("optimizer state {prefix}/* is not numbered 0..n"));
+            }
+            Ok(slots.into_iter().map(|(_, t)| t).collect())
+        };
+        match self {
+            Optimizer::Adam(o) => {
+                o.m = take("m")?;
+                o.v = take("v")?;
+            }
+            Optimizer::Sgd(o) => o.velocity = take("velocity")?,
+            Optimizer::RmsProp(o) => o.v = take("v")?,
+        }
+        Ok(())
+    }
+}
+
+/// Zero state for each weight, made on the first step.
+fn zeros_like(weights: &[&mut Tensor]) -> Vec<Tensor> {
+    weights.iter().map(|w| Tensor::zeros(w.shape())).collect()
+}
