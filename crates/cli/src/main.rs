@@ -1,4 +1,79 @@
-fn main() {
-    eprintln!("convlab: no commands yet; see the open issues");
-    std::process::exit(2);
+//! `convlab`: train, evaluate and look inside the chapter's CNN from the command line.
+//!
+//! Every command is a module of `commands/`; this file only parses arguments and turns errors
+//! into one line on stderr with exit code 2 (1 is kept for "a check failed", e.g. gradcheck).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod data;
+mod progress;
+
+#[derive(Parser)]
+#[command(
+    name = "convlab",
+    version,
+    about = "A from-scratch CNN lab: the Fashion-MNIST chapter, trained and inspected in Rust",
+    propagate_version = true
+)]
+struct Cli {
+    /// Threads for the kernels (default: all cores; RAYON_NUM_THREADS is honoured too).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the chapter's model (defaults: the chapter's settings).
+    Train(commands::train::TrainArgs),
+    /// Loss and accuracy of a saved model on the validation or test set.
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Class probabilities of one image.
+    Predict(commands::predict::PredictArgs),
+    /// The Keras summary table of a model (the chapter's when no file is given).
+    Summary(commands::summary::SummaryArgs),
+    /// Draw the model as boxes and arrows (Keras's plot_model), as SVG or Graphviz DOT.
+    PlotModel(commands::plot_model::PlotModelArgs),
+    /// Look inside a model: weight statistics, histograms, filters, feature maps.
+    #[command(subcommand)]
+    Inspect(commands::inspect::InspectCommand),
+    /// Numerical gradient checks of every op and of the whole chapter network.
+    Gradcheck(commands::gradcheck::GradcheckArgs),
+    /// Benchmarks: convolution algorithms, or a training epoch on the real data.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+        {
+            eprintln!("convlab: error: --threads {threads}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let result = match cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Evaluate(args) => commands::evaluate::run(args),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Summary(args) => commands::summary::run(args),
+        Command::PlotModel(args) => commands::plot_model::run(args),
+        Command::Inspect(cmd) => commands::inspect::run(cmd),
+        Command::Gradcheck(args) => commands::gradcheck::run(args),
+        Command::Bench(cmd) => commands::bench::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("convlab: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,0 +1,257 @@
+//! `convlab bench conv|train`: how fast the kernels and a training epoch run here.
+//!
+//! - `conv`: im2col against direct, forward and backward, for the chapter's two layers (or any
+//!   `--shape`), as median milliseconds and GFLOP/s, the winner marked. Both algorithms are
+//!   checked to agree before anything is timed.
+//! - `train`: one epoch of the chapter's setup on the real data (48,000 training images at batch
+//!   32, then the 12,000 validation images): seconds, images per second, and the GFLOP/s those
+//!   FLOP counts imply.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use convlab_nn::{chapter_model, Adam, FitOptions, Loss, Optimizer};
+use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward};
+use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
+
+use super::ConvArg;
+use crate::data::{self, DataArgs};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// im2col against direct convolution.
+    Conv(ConvBenchArgs),
+    /// Seconds per training epoch on Fashion-MNIST.
+    Train(TrainBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConvBenchArgs {
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// A layer as HxWxC:KxK:COUT:STRIDE:PAD, e.g. 14x14x32:3x3:64:1:same (repeatable; default:
+    /// the chapter's two conv layers).
+    #[arg(long)]
+    shape: Vec<String>,
+    /// Minimum time spent measuring each case, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainBenchArgs {
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value_t = ConvArg::Im2col)]
+    conv: ConvArg,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Conv(args) => conv(args),
+        BenchCommand::Train(args) => train(args),
+    }
+}
+
+/// A convolution layer to benchmark: input (H, W, C), kernel (KH, KW), output channels, stride
+/// and padding.
+pub struct LayerShape {
+    pub input: [usize; 3],
+    pub kernel: [usize; 2],
+    pub cout: usize,
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+/// A layer shape from `HxWxC:KxK:COUT:STRIDE:PAD`.
+pub fn parse_shape(text: &str) -> Result<LayerShape> {
+    let bad = || {
+        format!("--shape {text:?}: expected HxWxC:KxK:COUT:STRIDE:PAD, e.g. 14x14x32:3x3:64:1:same")
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let [input, kernel, cout, stride, pad] = parts[..] else {
+        anyhow::bail!(bad());
+    };
+    let numbers = |s: &str, n: usize| -> Result<Vec<usize>> {
+        let v: Vec<usize> = s
+            .split('x')
+            .map(|d| d.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .with_context(bad)?;
+        anyhow::ensure!(v.len() == n && v.iter().all(|&d| d > 0), bad());
+        Ok(v)
+    };
+    let i = numbers(input, 3)?;
+    let k = numbers(kernel, 2)?;
+    let cout = numbers(cout, 1)?[0];
+    let stride = numbers(stride, 1)?[0];
+    let padding = match pad.to_ascii_lowercase().as_str() {
+        "same" => Padding::Same,
+        "valid" => Padding::Valid,
+        _ => anyhow::bail!(bad()),
+    };
+    Ok(LayerShape {
+        input: [i[0], i[1], i[2]],
+        kernel: [k[0], k[1]],
+        cout,
+        stride,
+        padding,
+    })
+}
+
+/// Median wall time of `f` over at least 5 runs and `min_time` (after one warm-up run).
+fn median_time(min_time: Duration, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while times.len() < 5 || started.elapsed() < min_time {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+        if times.len() >= 1000 {
+            break;
+        }
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn values(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = convlab_nn::Rng::new(seed);
+    (0..len).map(|_| rng.uniform_range(-1.0, 1.0)).collect()
+}
+
+fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    let shapes = if args.shape.is_empty() {
+        vec![
+            "28x28x1:3x3:32:1:same".to_string(),
+            "14x14x32:3x3:64:1:same".to_string(),
+        ]
+    } else {
+        args.shape.clone()
+    };
+    println!(
+        "batch {}, {} thread(s); median of >= {:.1}s per case",
+        args.batch,
+        rayon::current_num_threads(),
+        args.seconds
+    );
+    println!(
+        "{:<26} {:<9} {:>12} {:>9} {:>12} {:>9}",
+        "layer", "algorithm", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"
+    );
+    let min_time = Duration::from_secs_f64(args.seconds.max(0.0));
+    for text in &shapes {
+        let LayerShape {
+            input: [h, w, c],
+            kernel: [kh, kw],
+            cout,
+            stride,
+            padding,
+        } = parse_shape(text)?;
+        let g = Conv2dGeometry::new(
+            &[args.batch, h, w, c],
+            &[kh, kw, c, cout],
+            (stride, stride),
+            padding,
+        )
+        .with_context(|| format!("--shape {text}"))?;
+        let x = Tensor::new(&g.x_shape(), values(args.batch * h * w * c, 1))?;
+        let k = Tensor::new(&g.w_shape(), values(kh * kw * c * cout, 2))?;
+        let dy = Tensor::new(&g.y_shape(), values(g.n * g.ho * g.wo * cout, 3))?;
+        // Validate before timing: both algorithms must give the same numbers.
+        let a = conv2d_forward(&g, &x, &k, None, ConvAlgorithm::Im2col);
+        let b = conv2d_forward(&g, &x, &k, None, ConvAlgorithm::Direct);
+        let worst = a
+            .data()
+            .iter()
+            .zip(b.data())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
+        anyhow::ensure!(
+            worst <= 1e-4 * a.max_abs().max(1e-3),
+            "{text}: im2col and direct disagree by {worst}"
+        );
+        let flops = 2.0 * g.forward_fmas() as f64;
+        let mut rows = Vec::new();
+        for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+            let fwd = median_time(min_time, || {
+                std::hint::black_box(conv2d_forward(&g, &x, &k, None, algorithm));
+            });
+            let bwd = median_time(min_time, || {
+                std::hint::black_box(conv2d_backward(&g, &x, &k, &dy, algorithm));
+            });
+            rows.push((algorithm, fwd, bwd));
+        }
+        let best_fwd = rows.iter().map(|r| r.1).min().unwrap_or_default();
+        let best_bwd = rows.iter().map(|r| r.2).min().unwrap_or_default();
+        for (algorithm, fwd, bwd) in rows {
+            let mark = |t: Duration, best: Duration| if t == best { "*" } else { " " };
+            println!(
+                "{:<26} {:<9} {:>11.3}{} {:>9.1} {:>11.3}{} {:>9.1}",
+                text,
+                format!("{algorithm:?}").to_lowercase(),
+                fwd.as_secs_f64() * 1e3,
+                mark(fwd, best_fwd),
+                flops / fwd.as_secs_f64() / 1e9,
+                bwd.as_secs_f64() * 1e3,
+                mark(bwd, best_bwd),
+                2.0 * flops / bwd.as_secs_f64() / 1e9,
+            );
+        }
+    }
+    println!("* = faster of the two; backward = dx, dw and db (2x the forward's FLOP)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// FLOP per image of the chapter's model (conv1 0.45 M, conv2 7.23 M, dense 0.63 M multiply-adds
+/// x 2): forward 8.31 MFLOP; a training step is about 3x the forward (24.5 MFLOP).
+const FORWARD_FLOP: f64 = 8.31e6;
+const TRAIN_FLOP: f64 = 24.5e6;
+
+fn train(args: TrainBenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1");
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    let data = data::load(&args.data)?;
+    let mut model = chapter_model(42, args.conv.into());
+    model.compile(
+        Optimizer::Adam(Adam::default()),
+        Loss::SparseCategoricalCrossentropy,
+    );
+    let opts = FitOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        seed: 42,
+        ..FitOptions::default()
+    };
+    println!(
+        "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s)",
+        args.epochs,
+        data.train.items.len(),
+        data.val.items.len(),
+        args.batch_size,
+        rayon::current_num_threads()
+    );
+    let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
+    let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
+    for e in &history.epochs {
+        let flop = n_train * TRAIN_FLOP + n_val * FORWARD_FLOP;
+        println!(
+            "epoch {}: {:.2} s, {:.0} images/s, {:.1} GFLOP/s - loss {:.4} - val_accuracy {:.4}",
+            e.epoch,
+            e.seconds,
+            (n_train + n_val) / e.seconds,
+            flop / e.seconds / 1e9,
+            e.loss,
+            e.val_accuracy.unwrap_or(f32::NAN)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

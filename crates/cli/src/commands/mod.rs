@@ -1,0 +1,54 @@
+//! One module per `convlab` command.
+
+pub mod bench;
+pub mod evaluate;
+pub mod gradcheck;
+pub mod inspect;
+pub mod plot_model;
+pub mod predict;
+pub mod summary;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use convlab_nn::{ConvAlgorithm, Sequential};
+
+/// `--conv im2col|direct`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConvArg {
+    Im2col,
+    Direct,
+}
+
+impl From<ConvArg> for ConvAlgorithm {
+    fn from(c: ConvArg) -> Self {
+        match c {
+            ConvArg::Im2col => ConvAlgorithm::Im2col,
+            ConvArg::Direct => ConvAlgorithm::Direct,
+        }
+    }
+}
+
+/// Loads a model saved by `train`, or names the file and the problem.
+pub fn load_model(path: &Path) -> Result<Sequential> {
+    convlab_nn::checkpoint::load_model(path)
+        .with_context(|| format!("cannot load model {}", path.display()))
+}
+
+/// `dir/stem.ext` beside `path`: best-cnn-model.safetensors -> best-cnn-model.history.csv.
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    path.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Writes a file atomically and says so.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    convlab_cli::draw::write_atomic(path, bytes)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `convlab plot-model [--model FILE] --out model.svg [--format svg|dot]`: Keras's
+//! `plot_model(model, show_shapes=True)`: a box per layer with its name, type, input and output
+//! shapes, and arrows between them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use convlab_cli::draw::{model_dot, model_svg, LayerBox};
+use convlab_nn::layers::keras_shape;
+use convlab_nn::{chapter_model, ConvAlgorithm};
+
+use super::{load_model, write_output};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Svg,
+    Dot,
+}
+
+#[derive(Args, Debug)]
+pub struct PlotModelArgs {
+    /// A model saved by `convlab train` (default: the chapter's model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+    /// Output format (default: from the file extension, else SVG).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
+    let model = match &args.model {
+        Some(path) => load_model(path)?,
+        None => chapter_model(42, ConvAlgorithm::Im2col),
+    };
+    // Keras draws the input as a box of its own first.
+    let input = keras_shape(model.input_shape());
+    let mut boxes = vec![LayerBox::new("input_layer", "InputLayer", &input, &input)];
+    for l in model.layers() {
+        boxes.push(LayerBox::new(
+            &l.name,
+            l.layer.kind(),
+            &keras_shape(&l.input_shape),
+            &keras_shape(&l.output_shape),
+        ));
+    }
+    let format =
+        args.format
+            .unwrap_or_else(|| match args.out.extension().and_then(|e| e.to_str()) {
+                Some("dot") | Some("gv") => Format::Dot,
+                _ => Format::Svg,
+            });
+    let text = match format {
+        Format::Svg => model_svg(&boxes),
+        Format::Dot => model_dot(&boxes),
+    };
+    write_output(&args.out, text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,81 @@
+//! `convlab predict --model FILE --index I [--split test] [--out image.png]`: the class
+//! probabilities of one image, best first, and the image itself.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use convlab_cli::draw::{image_grid, GridOpts, Tile};
+use convlab_nn::Dataset;
+
+use super::{load_model, write_output};
+use crate::data::{self, DataArgs, Split, CLASS_NAMES};
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A model saved by `convlab train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Which image of the split (from 0).
+    #[arg(long)]
+    index: usize,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
+    /// Also save the image as a PNG (scaled up 8x).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(args: PredictArgs) -> Result<ExitCode> {
+    let model = load_model(&args.model)?;
+    let data = data::load(&args.data)?;
+    let split = data.split(args.split);
+    anyhow::ensure!(
+        args.index < split.len(),
+        "--index {} is out of range: the {:?} split has {} images (0..{})",
+        args.index,
+        args.split,
+        split.len(),
+        split.len()
+    );
+    let x = split.inputs(&[args.index]);
+    let probs = model.predict(&x, 1)?;
+    anyhow::ensure!(
+        probs.len() == CLASS_NAMES.len(),
+        "the model has {} outputs, not Fashion-MNIST's 10 classes",
+        probs.len()
+    );
+    let label = split.labels[split.items[args.index]] as usize;
+    println!(
+        "{:?} image {} (true class: {})",
+        args.split, args.index, CLASS_NAMES[label]
+    );
+    let mut ranked: Vec<(usize, f32)> = probs.data().iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (class, p) in ranked {
+        let mark = if class == label { "  <- true" } else { "" };
+        println!(
+            "{:>12} {p:.4} {}{mark}",
+            CLASS_NAMES[class],
+            "#".repeat((p * 40.0).round() as usize)
+        );
+    }
+    if let Some(out) = &args.out {
+        let [_, h, w, _] = x.dims4("predict");
+        let tile = Tile {
+            values: x.data(),
+            height: h,
+            width: w,
+        };
+        let opts = GridOpts {
+            scale: 8,
+            ..GridOpts::input_image()
+        };
+        let image = image_grid(&[tile], 1, 1, &opts)?;
+        write_output(out, &image.to_png()?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

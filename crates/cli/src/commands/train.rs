@@ -1,0 +1,209 @@
+//! `convlab train`: the chapter's model, trained with the chapter's settings by default: Adam,
+//! batch 32, up to 20 epochs, ModelCheckpoint(save_best_only) and EarlyStopping(patience 2,
+//! restore_best_weights), both watching val_loss as Keras does by default, on the scikit-learn
+//! split of the training set. Beside the checkpoint it writes the history as CSV (every epoch)
+//! and the learning curves as SVG, and it ends by evaluating the restored best model.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use convlab_cli::draw::{learning_curves, HistoryData};
+use convlab_nn::callbacks::{Callback, Control};
+use convlab_nn::{
+    chapter_model, Adam, EarlyStopping, EpochLogs, FitOptions, History, Loss, ModelCheckpoint,
+    Monitor, Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence, TerminateOnNaN, TrainError,
+};
+
+use super::{beside, write_output, ConvArg};
+use crate::data::{self, DataArgs};
+use crate::progress::Progress;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    Adam,
+    Sgd,
+    Rmsprop,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// EarlyStopping patience (epochs without a better val_loss).
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Where the best model is saved.
+    #[arg(long, default_value = "best-cnn-model.safetensors")]
+    checkpoint: PathBuf,
+    /// Seed of the weights, the shuffles and the dropout masks.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Convolution algorithm.
+    #[arg(long, value_enum, default_value_t = ConvArg::Im2col)]
+    conv: ConvArg,
+    /// Train on the first N images of the training split only (a quick run).
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    optimizer: OptimizerArg,
+    /// Learning rate (default: Keras's, 1e-3 for adam and rmsprop, 1e-2 for sgd).
+    #[arg(long)]
+    lr: Option<f32>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Writes the history as CSV after every epoch, so a crash loses at most the running epoch.
+struct HistoryCsv {
+    path: PathBuf,
+    history: History,
+}
+
+impl Callback for HistoryCsv {
+    fn on_epoch_end(
+        &mut self,
+        logs: &EpochLogs,
+        _model: &Sequential,
+    ) -> Result<Control, TrainError> {
+        self.history.epochs.push(logs.clone());
+        convlab_cli::draw::write_atomic(&self.path, self.history.to_csv().as_bytes())
+            .map_err(|e| TrainError::Resume(format!("writing the history: {e}")))?;
+        Ok(Control::Continue)
+    }
+}
+
+fn optimizer(args: &TrainArgs) -> Result<Optimizer> {
+    if let Some(lr) = args.lr {
+        anyhow::ensure!(
+            lr.is_finite() && lr > 0.0,
+            "--lr must be a positive number, got {lr}"
+        );
+    }
+    Ok(match args.optimizer {
+        OptimizerArg::Adam => Optimizer::Adam(Adam::new(args.lr.unwrap_or(1e-3))),
+        OptimizerArg::Sgd => Optimizer::Sgd(Sgd::new(args.lr.unwrap_or(1e-2))),
+        OptimizerArg::Rmsprop => Optimizer::RmsProp(RmsProp::new(args.lr.unwrap_or(1e-3))),
+    })
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1");
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    let optimizer = optimizer(&args)?;
+    // Fail now, not after the first epoch, if the outputs cannot be written: create the
+    // checkpoint's directory and write the (empty) history there.
+    let csv_path = beside(&args.checkpoint, "history.csv");
+    if let Some(dir) = args
+        .checkpoint
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "--checkpoint: cannot create the directory {}",
+                dir.display()
+            )
+        })?;
+    }
+    convlab_cli::draw::write_atomic(&csv_path, History::default().to_csv().as_bytes())
+        .with_context(|| {
+            format!(
+                "--checkpoint: cannot write beside {}",
+                args.checkpoint.display()
+            )
+        })?;
+    let data = data::load(&args.data)?;
+    let mut train = data.train.clone();
+    if let Some(limit) = args.limit {
+        anyhow::ensure!(limit >= 1, "--limit must be at least 1");
+        train.items.truncate(limit);
+    }
+    println!(
+        "Fashion-MNIST: {} training, {} validation, {} test images; {} thread(s)",
+        train.items.len(),
+        data.val.items.len(),
+        data.test.items.len(),
+        rayon::current_num_threads()
+    );
+
+    let mut model = chapter_model(args.seed, args.conv.into());
+    model.compile(optimizer, Loss::SparseCategoricalCrossentropy);
+    print!("{}", model.summary());
+
+    let mut progress = Progress::new();
+    let mut checkpoint = ModelCheckpoint::new(&args.checkpoint)
+        .monitor(Monitor::ValLoss)
+        .save_best_only(true);
+    let mut early = EarlyStopping::new(Monitor::ValLoss)
+        .patience(args.patience)
+        .restore_best_weights(true);
+    let (mut nan, mut diverge) = (TerminateOnNaN, StopOnDivergence::default());
+    let mut csv = HistoryCsv {
+        path: csv_path.clone(),
+        history: History::default(),
+    };
+    let opts = FitOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        shuffle: true,
+        seed: args.seed,
+        initial_epoch: 0,
+    };
+    let history = model
+        .fit(
+            &train,
+            Some(&data.val),
+            &opts,
+            &mut [
+                &mut nan,
+                &mut diverge,
+                &mut progress,
+                &mut checkpoint,
+                &mut early,
+                &mut csv,
+            ],
+        )
+        .context("training")?;
+    if let Some(reason) = &history.stop_reason {
+        println!("stopped: {reason}");
+    }
+    match checkpoint.saved_epochs.last() {
+        Some(epoch) => println!(
+            "best model (epoch {epoch}) saved to {}",
+            args.checkpoint.display()
+        ),
+        None => println!("no epoch had a finite val_loss: no checkpoint was written"),
+    }
+    println!("wrote {}", csv_path.display());
+
+    let best = history.best_epoch(Monitor::ValLoss);
+    let curves = learning_curves(
+        &HistoryData {
+            loss: history.epochs.iter().map(|e| e.loss).collect(),
+            accuracy: history.epochs.iter().filter_map(|e| e.accuracy).collect(),
+            val_loss: history.epochs.iter().filter_map(|e| e.val_loss).collect(),
+            val_accuracy: history
+                .epochs
+                .iter()
+                .filter_map(|e| e.val_accuracy)
+                .collect(),
+        },
+        best,
+    );
+    write_output(&beside(&args.checkpoint, "curves.svg"), curves.as_bytes())?;
+
+    // EarlyStopping restored the best epoch's weights: evaluate those, as the chapter does.
+    for (name, split) in [("validation", &data.val), ("test", &data.test)] {
+        let eval = model.evaluate(split, 256)?;
+        println!(
+            "{name}: loss {:.4} - accuracy {:.4}",
+            eval.loss,
+            eval.accuracy.unwrap_or(f32::NAN)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
