@@ -11,7 +11,7 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::ValueEnum;
 use convlab_nn::{ConvAlgorithm, Sequential};
 
@@ -31,10 +31,9 @@ impl From<ConvArg> for ConvAlgorithm {
     }
 }
 
-/// Loads a model saved by `train`, or names the file and the problem.
+/// Loads a model saved by `train`; the error names the file and the problem.
 pub fn load_model(path: &Path) -> Result<Sequential> {
-    convlab_nn::checkpoint::load_model(path)
-        .with_context(|| format!("cannot load model {}", path.display()))
+    Ok(convlab_nn::checkpoint::load_model(path)?)
 }
 
 /// `dir/stem.ext` beside `path`: best-cnn-model.safetensors -> best-cnn-model.history.csv.

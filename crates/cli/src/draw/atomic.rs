@@ -19,9 +19,9 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Replaces `path` with `bytes` atomically. On error the temporary file is removed and the error
 /// names `path` and the OS error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DrawError> {
-    let error = |source: io::Error| DrawError::Write {
+    let error = |cause: io::Error| DrawError::Write {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let name = path.file_name().ok_or_else(|| {
         error(io::Error::new(
@@ -109,8 +109,8 @@ mod tests {
         let err = write_atomic(&path, b"x").unwrap_err();
         let message = err.to_string();
         assert!(message.contains(&path.display().to_string()), "{message}");
-        assert!(matches!(err, DrawError::Write { ref source, .. }
-            if source.kind() == io::ErrorKind::NotFound));
+        assert!(matches!(err, DrawError::Write { ref cause, .. }
+            if cause.kind() == io::ErrorKind::NotFound));
         assert!(entries(&dir).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }

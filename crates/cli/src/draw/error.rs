@@ -8,11 +8,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum DrawError {
     /// The OS error is part of the message so that the one line the command prints says it all.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {cause}", path.display())]
     Write {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        /// The OS error (part of the message, so not also a `source()`).
+        cause: io::Error,
     },
     #[error(
         "image of {width}x{height} pixels is too large \

@@ -1,0 +1,341 @@
+//! The `convlab` command end to end, as a person runs it: real Fashion-MNIST (CI installs
+//! Debian's dataset-fashion-mnist), real files written, and every error a clear line with exit
+//! code 2.
+//!
+//! One short training run (1 epoch on 6,000 images) is shared by the tests that need a model;
+//! it is also the acceptance check that training on real data works: validation accuracy must be
+//! well above chance (>= 0.75; chance is 0.10).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn convlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convlab"))
+        .args(args)
+        .output()
+        .expect("run convlab")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit code 2 and a single `convlab: error:` line on stderr containing `needle`.
+#[track_caller]
+fn assert_usage_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {err}",
+        stdout(o)
+    );
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("convlab-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let reader = decoder.read_info().expect("a valid PNG");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+fn assert_svg(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    text
+}
+
+/// The shared model: `convlab train --epochs 1 --limit 6000`, and what it printed.
+struct Trained {
+    checkpoint: PathBuf,
+    output: String,
+}
+
+fn trained() -> &'static Trained {
+    static TRAINED: OnceLock<Trained> = OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let dir = scratch("trained");
+        let checkpoint = dir.join("model.safetensors");
+        let o = convlab(&[
+            "train",
+            "--epochs",
+            "1",
+            "--limit",
+            "6000",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "train failed: {}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        Trained {
+            checkpoint,
+            output: stdout(&o),
+        }
+    })
+}
+
+#[test]
+fn train_on_real_data_learns_and_writes_its_outputs() {
+    let t = trained();
+    let out = &t.output;
+    assert!(out.contains("Total params: 333,526"), "{out}");
+    let epoch = out
+        .lines()
+        .find(|l| l.starts_with("Epoch 1/1 - "))
+        .expect("epoch line");
+    assert!(
+        epoch.contains(" - loss: ") && epoch.contains(" - val_accuracy: "),
+        "{epoch}"
+    );
+    let val_line = out
+        .lines()
+        .find(|l| l.starts_with("validation: "))
+        .expect("evaluation");
+    let accuracy: f32 = val_line
+        .rsplit("accuracy ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        accuracy >= 0.75,
+        "validation accuracy {accuracy} after 1 epoch on 6,000 images"
+    );
+    assert!(out.lines().any(|l| l.starts_with("test: ")), "{out}");
+
+    let csv = std::fs::read_to_string(t.checkpoint.with_file_name("model.history.csv")).unwrap();
+    assert!(
+        csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,"),
+        "{csv}"
+    );
+    assert_svg(&t.checkpoint.with_file_name("model.curves.svg"));
+}
+
+#[test]
+fn evaluate_predict_and_inspect_a_trained_model() {
+    let t = trained();
+    let model = t.checkpoint.to_str().unwrap();
+    let dir = scratch("inspect");
+
+    let o = convlab(&[
+        "evaluate",
+        "--model",
+        model,
+        "--split",
+        "test",
+        "--confusion",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Test (10000 images): loss "), "{out}");
+    assert!(out.contains("Ankle boot"), "{out}");
+
+    let image = dir.join("image.png");
+    let o = convlab(&[
+        "predict",
+        "--model",
+        model,
+        "--index",
+        "0",
+        "--out",
+        image.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The first test image is an ankle boot (label 9).
+    assert!(
+        stdout(&o).contains("true class: Ankle boot"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(png_size(&image), (28 * 8 + 2 * 4, 28 * 8 + 2 * 4));
+
+    let (filters, hist) = (dir.join("filters.png"), dir.join("hist.svg"));
+    for untrained in [false, true] {
+        let mut args = vec![
+            "inspect",
+            "weights",
+            "--model",
+            model,
+            "--layer",
+            "0",
+            "--filters",
+            filters.to_str().unwrap(),
+            "--hist",
+            hist.to_str().unwrap(),
+        ];
+        if untrained {
+            args.push("--untrained");
+        }
+        let o = convlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("kernel [3, 3, 1, 32]: mean "),
+            "{}",
+            stdout(&o)
+        );
+        // 2 x 16 tiles of 3x3 at 10 px each, 4 px gaps.
+        assert_eq!(png_size(&filters), (16 * 30 + 17 * 4, 2 * 30 + 3 * 4));
+        assert_svg(&hist);
+    }
+
+    let maps = dir.join("maps.png");
+    let o = convlab(&[
+        "inspect",
+        "feature-maps",
+        "--model",
+        model,
+        "--layer",
+        "0",
+        "--index",
+        "0",
+        "--out",
+        maps.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (w, h) = png_size(&maps);
+    // A 4 x 8 grid of 28x28 maps (3 px each, 4 px gaps) with the input image beside it.
+    assert_eq!(h as usize, 4 * 84 + 5 * 4);
+    assert!(w as usize > 8 * 84 + 9 * 4, "{w}");
+}
+
+#[test]
+fn summary_and_plot_model_need_no_data() {
+    let o = convlab(&["summary"]);
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o),
+        include_str!("../../nn/tests/fixtures/chapter_summary.txt")
+    );
+    let dir = scratch("plot");
+    let svg = dir.join("model.svg");
+    let o = convlab(&["plot-model", "--out", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = assert_svg(&svg);
+    for name in [
+        "input_layer",
+        "conv2d_1",
+        "max_pooling2d_1",
+        "dense_1",
+        "(None, 3136)",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    let dot = dir.join("model.dot");
+    let o = convlab(&["plot-model", "--out", dot.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(
+        text.starts_with("digraph") && text.matches("->").count() == 8,
+        "{text}"
+    );
+}
+
+#[test]
+fn gradcheck_passes_and_reports() {
+    let o = convlab(&["gradcheck", "--op", "conv2d"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("conv2d im2col s2 Same") && out.contains("all checks passed"),
+        "{out}"
+    );
+    assert_usage_error(
+        &convlab(&["gradcheck", "--op", "nonsense"]),
+        "matches no check",
+    );
+}
+
+#[test]
+fn bench_conv_validates_and_times() {
+    let o = convlab(&[
+        "bench",
+        "conv",
+        "--batch",
+        "2",
+        "--seconds",
+        "0",
+        "--shape",
+        "9x9x3:3x3:4:2:valid",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("im2col") && out.contains("direct") && out.contains('*'),
+        "{out}"
+    );
+    assert_usage_error(
+        &convlab(&["bench", "conv", "--shape", "9x9:3x3:4:1:same"]),
+        "expected HxWxC:KxK:COUT:STRIDE:PAD",
+    );
+    assert_usage_error(
+        &convlab(&["bench", "conv", "--shape", "2x2x1:3x3:4:1:valid"]),
+        "window 3 is larger than the input 2",
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_exit_code_2() {
+    let dir = scratch("errors");
+    let missing = dir.join("missing.safetensors");
+    assert_usage_error(
+        &convlab(&["evaluate", "--model", missing.to_str().unwrap()]),
+        "missing.safetensors",
+    );
+    let corrupt = dir.join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"this is not a checkpoint at all").unwrap();
+    assert_usage_error(
+        &convlab(&["summary", "--model", corrupt.to_str().unwrap()]),
+        "corrupt.safetensors",
+    );
+    assert_usage_error(
+        &convlab(&["inspect", "weights", "--untrained", "--layer", "99"]),
+        "--layer 99 is out of range: the model has 8 layers",
+    );
+    assert_usage_error(
+        &convlab(&["inspect", "weights", "--untrained", "--layer", "1"]),
+        "has no weights",
+    );
+    let unwritable = dir.join("no/such/dir/model.svg");
+    assert_usage_error(
+        &convlab(&["plot-model", "--out", unwritable.to_str().unwrap()]),
+        "model.svg",
+    );
+    let empty = scratch("empty-data");
+    assert_usage_error(
+        &convlab(&[
+            "train",
+            "--data",
+            empty.to_str().unwrap(),
+            "--checkpoint",
+            dir.join("m.safetensors").to_str().unwrap(),
+        ]),
+        "apt-get install dataset-fashion-mnist",
+    );
+    assert_usage_error(
+        &convlab(&["train", "--lr", "-1"]),
+        "--lr must be a positive number",
+    );
+}
