@@ -339,3 +339,43 @@ fn bad_input_is_one_clear_line_and_exit_code_2() {
         "--lr must be a positive number",
     );
 }
+
+#[test]
+fn resume_continues_from_the_backup_with_its_settings() {
+    let dir = scratch("resume");
+    let checkpoint = dir.join("run.safetensors");
+    let o = convlab(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit",
+        "320",
+        "--patience",
+        "5",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let backup = dir.join("run.backup.safetensors");
+    assert!(
+        stdout(&o).contains("run.backup.safetensors"),
+        "{}",
+        stdout(&o)
+    );
+    // The backup is a loadable model too.
+    let o = convlab(&["summary", "--model", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Resuming a finished run trains no more epochs and evaluates the same model.
+    let o = convlab(&["train", "--resume", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("after epoch 1 of 1"), "{out}");
+    assert!(!out.contains("Epoch 2/"), "{out}");
+    let csv = std::fs::read_to_string(dir.join("run.history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    // A model-only checkpoint cannot be resumed: that is an error naming the file.
+    assert_usage_error(
+        &convlab(&["train", "--resume", checkpoint.to_str().unwrap()]),
+        "holds a model only",
+    );
+}

@@ -8,6 +8,7 @@
 //! masks from `Rng::derive(seed, [e, 1])`, so a run is fixed by its seed (and the thread count,
 //! which fixes the order of parallel sums), and resuming at epoch e needs no generator state.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use convlab_autograd::{ParamId, Tape};
@@ -19,6 +20,7 @@ use crate::history::{EpochLogs, History};
 use crate::layers::ForwardMode;
 use crate::loss::{correct_count, Loss};
 use crate::optimizers::Optimizer;
+use crate::resume::{save_backup, ResumeState};
 use crate::rng::Rng;
 use crate::{Sequential, TrainError};
 
@@ -31,6 +33,12 @@ pub struct FitOptions {
     pub seed: u64,
     /// The epoch to start at (0-based), when continuing a run.
     pub initial_epoch: usize,
+    /// Save a backup here after every epoch, to resume from (see resume.rs).
+    pub backup: Option<PathBuf>,
+    /// Stored in the backup as it is (the CLI keeps its settings there).
+    pub backup_extra: serde_json::Value,
+    /// Continue a run from a backup (`load_backup`) instead of starting at `initial_epoch`.
+    pub resume: Option<ResumeState>,
 }
 
 impl Default for FitOptions {
@@ -41,6 +49,9 @@ impl Default for FitOptions {
             shuffle: true,
             seed: 0,
             initial_epoch: 0,
+            backup: None,
+            backup_extra: serde_json::Value::Null,
+            resume: None,
         }
     }
 }
@@ -109,8 +120,27 @@ impl Sequential {
         }
         let n = train.len();
         let steps = n.div_ceil(opts.batch_size);
+        let mut history = History::default();
+        let mut first_epoch = opts.initial_epoch;
+        if let Some(resume) = &opts.resume {
+            if resume.callbacks.len() != callbacks.len() {
+                return Err(TrainError::Resume(format!(
+                    "the backup was made with {} callbacks, this run has {}",
+                    resume.callbacks.len(),
+                    callbacks.len()
+                )));
+            }
+            for (cb, state) in callbacks.iter_mut().zip(&resume.callbacks) {
+                if let Some(state) = state {
+                    cb.load_state(state)?;
+                }
+            }
+            self.training.as_mut().expect("checked above").optimizer = resume.optimizer.clone();
+            history = resume.history.clone();
+            first_epoch = resume.epochs_done;
+        }
         let info = TrainInfo {
-            initial_epoch: opts.initial_epoch,
+            initial_epoch: first_epoch,
             epochs: opts.epochs,
             steps_per_epoch: steps,
             has_validation: validation.is_some(),
@@ -120,9 +150,14 @@ impl Sequential {
             cb.on_train_begin(&info)?;
         }
 
-        let mut history = History::default();
         let last = self.layers().len() - 1;
-        for epoch in opts.initial_epoch..opts.epochs {
+        // A resumed run that had already stopped (early stopping, divergence) trains no more.
+        let first_epoch = if history.stop_reason.is_some() {
+            opts.epochs
+        } else {
+            first_epoch
+        };
+        for epoch in first_epoch..opts.epochs {
             let started = Instant::now();
             let mut order: Vec<usize> = (0..n).collect();
             if opts.shuffle {
@@ -225,8 +260,20 @@ impl Sequential {
                     stop.get_or_insert(reason);
                 }
             }
-            if let Some(reason) = stop {
-                history.stop_reason = Some(reason);
+            history.stop_reason = stop;
+            if let Some(path) = &opts.backup {
+                let optimizer = &self.training.as_ref().expect("checked above").optimizer;
+                save_backup(
+                    path,
+                    self,
+                    optimizer,
+                    epoch + 1,
+                    &history,
+                    callbacks,
+                    &opts.backup_extra,
+                )?;
+            }
+            if history.stop_reason.is_some() {
                 break;
             }
         }

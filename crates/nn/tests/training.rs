@@ -201,3 +201,74 @@ fn bad_setups_are_errors() {
         Err(TrainError::NotCompiled)
     ));
 }
+
+#[test]
+fn an_interrupted_and_resumed_run_is_bit_identical() {
+    // One thread: the thread count fixes the order of parallel sums (see the README).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let dir = std::env::temp_dir().join(format!("convlab-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (train, val) = (bars(120, 11), bars(40, 12));
+        let callbacks = |name: &str| {
+            (
+                EarlyStopping::new(Monitor::ValLoss)
+                    .patience(5)
+                    .restore_best_weights(true),
+                ModelCheckpoint::new(dir.join(name)).save_best_only(true),
+            )
+        };
+        let opts = |epochs| FitOptions {
+            epochs,
+            batch_size: 16,
+            seed: 3,
+            ..FitOptions::default()
+        };
+        // Straight through: 5 epochs.
+        let mut straight = small_cnn(8, ConvAlgorithm::Im2col);
+        let (mut es, mut mc) = callbacks("a.safetensors");
+        let h1 = straight
+            .fit(&train, Some(&val), &opts(5), &mut [&mut es, &mut mc])
+            .unwrap();
+
+        // Interrupted after 2 epochs (a backup each epoch), then resumed from the backup alone.
+        let backup = dir.join("backup.safetensors");
+        let mut first = small_cnn(8, ConvAlgorithm::Im2col);
+        let (mut es, mut mc) = callbacks("b.safetensors");
+        let first_opts = FitOptions {
+            backup: Some(backup.clone()),
+            ..opts(2)
+        };
+        first
+            .fit(&train, Some(&val), &first_opts, &mut [&mut es, &mut mc])
+            .unwrap();
+        let (mut resumed, state) = convlab_nn::load_backup(&backup).unwrap();
+        assert_eq!(state.epochs_done, 2);
+        resumed.compile(state.optimizer.clone(), Loss::SparseCategoricalCrossentropy);
+        let (mut es, mut mc) = callbacks("b.safetensors");
+        let resume_opts = FitOptions {
+            resume: Some(state),
+            ..opts(5)
+        };
+        let h2 = resumed
+            .fit(&train, Some(&val), &resume_opts, &mut [&mut es, &mut mc])
+            .unwrap();
+
+        assert_eq!(resumed.weights(), straight.weights());
+        let strip = |h: &convlab_nn::History| {
+            h.epochs
+                .iter()
+                .map(|e| (e.epoch, e.loss, e.accuracy, e.val_loss, e.val_accuracy))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&h2), strip(&h1));
+        assert_eq!(h2.stop_reason, h1.stop_reason);
+        let a = convlab_nn::load_model(&dir.join("a.safetensors")).unwrap();
+        let b = convlab_nn::load_model(&dir.join("b.safetensors")).unwrap();
+        assert_eq!(a.weights(), b.weights());
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}

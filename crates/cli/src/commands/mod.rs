@@ -16,7 +16,7 @@ use clap::ValueEnum;
 use convlab_nn::{ConvAlgorithm, Sequential};
 
 /// `--conv im2col|direct`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ConvArg {
     Im2col,
     Direct,

@@ -1,8 +1,13 @@
 //! `convlab train`: the chapter's model, trained with the chapter's settings by default: Adam,
 //! batch 32, up to 20 epochs, ModelCheckpoint(save_best_only) and EarlyStopping(patience 2,
 //! restore_best_weights), both watching val_loss as Keras does by default, on the scikit-learn
-//! split of the training set. Beside the checkpoint it writes the history as CSV (every epoch)
-//! and the learning curves as SVG, and it ends by evaluating the restored best model.
+//! split of the training set. Beside the checkpoint it writes the history as CSV (every epoch),
+//! a backup to resume from (every epoch) and the learning curves as SVG, and it ends by
+//! evaluating the restored best model.
+//!
+//! `--resume FILE` continues from a backup with the settings saved in it: the same seed, order
+//! of batches and dropout masks, optimizer state and callback state, so an interrupted run ends
+//! exactly where an uninterrupted one would (on the same number of threads).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,15 +17,17 @@ use clap::{Args, ValueEnum};
 use convlab_cli::draw::{learning_curves, HistoryData};
 use convlab_nn::callbacks::{Callback, Control};
 use convlab_nn::{
-    chapter_model, Adam, EarlyStopping, EpochLogs, FitOptions, History, Loss, ModelCheckpoint,
-    Monitor, Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence, TerminateOnNaN, TrainError,
+    chapter_model, load_backup, Adam, EarlyStopping, EpochLogs, FitOptions, History, Loss,
+    ModelCheckpoint, Monitor, Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence,
+    TerminateOnNaN, TrainError,
 };
+use serde::{Deserialize, Serialize};
 
 use super::{beside, write_output, ConvArg};
 use crate::data::{self, DataArgs};
 use crate::progress::Progress;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum OptimizerArg {
     Adam,
     Sgd,
@@ -53,8 +60,64 @@ pub struct TrainArgs {
     /// Learning rate (default: Keras's, 1e-3 for adam and rmsprop, 1e-2 for sgd).
     #[arg(long)]
     lr: Option<f32>,
+    /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors); the
+    /// settings saved in it are used, other options are ignored.
+    #[arg(long, value_name = "BACKUP")]
+    resume: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
+}
+
+/// The settings of a run, kept in its backup so `--resume` continues the same run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    epochs: usize,
+    batch_size: usize,
+    patience: usize,
+    checkpoint: PathBuf,
+    seed: u64,
+    conv: ConvArg,
+    limit: Option<usize>,
+    optimizer: OptimizerArg,
+    lr: Option<f32>,
+}
+
+impl Settings {
+    fn from_args(args: &TrainArgs) -> Self {
+        Settings {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            patience: args.patience,
+            checkpoint: args.checkpoint.clone(),
+            seed: args.seed,
+            conv: args.conv,
+            limit: args.limit,
+            optimizer: args.optimizer,
+            lr: args.lr,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        anyhow::ensure!(self.batch_size >= 1, "--batch-size must be at least 1");
+        anyhow::ensure!(self.limit != Some(0), "--limit must be at least 1");
+        if let Some(lr) = self.lr {
+            anyhow::ensure!(
+                lr.is_finite() && lr > 0.0,
+                "--lr must be a positive number, got {lr}"
+            );
+        }
+        Ok(())
+    }
+
+    fn optimizer(&self) -> Optimizer {
+        match self.optimizer {
+            OptimizerArg::Adam => Optimizer::Adam(Adam::new(self.lr.unwrap_or(1e-3))),
+            OptimizerArg::Sgd => Optimizer::Sgd(Sgd::new(self.lr.unwrap_or(1e-2))),
+            OptimizerArg::Rmsprop => Optimizer::RmsProp(RmsProp::new(self.lr.unwrap_or(1e-3))),
+        }
+    }
 }
 
 /// Writes the history as CSV after every epoch, so a crash loses at most the running epoch.
@@ -76,28 +139,33 @@ impl Callback for HistoryCsv {
     }
 }
 
-fn optimizer(args: &TrainArgs) -> Result<Optimizer> {
-    if let Some(lr) = args.lr {
-        anyhow::ensure!(
-            lr.is_finite() && lr > 0.0,
-            "--lr must be a positive number, got {lr}"
-        );
-    }
-    Ok(match args.optimizer {
-        OptimizerArg::Adam => Optimizer::Adam(Adam::new(args.lr.unwrap_or(1e-3))),
-        OptimizerArg::Sgd => Optimizer::Sgd(Sgd::new(args.lr.unwrap_or(1e-2))),
-        OptimizerArg::Rmsprop => Optimizer::RmsProp(RmsProp::new(args.lr.unwrap_or(1e-3))),
-    })
-}
-
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1");
-    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let optimizer = optimizer(&args)?;
+    // A resumed run takes its model, settings and state from the backup.
+    let (resumed, settings) = match &args.resume {
+        Some(path) => {
+            let (model, state) = load_backup(path).context("--resume")?;
+            let settings: Settings =
+                serde_json::from_value(state.extra.clone()).with_context(|| {
+                    format!(
+                        "--resume {}: no convlab train settings in it",
+                        path.display()
+                    )
+                })?;
+            println!(
+                "resuming from {} after epoch {} of {}",
+                path.display(),
+                state.epochs_done,
+                settings.epochs
+            );
+            (Some((model, state)), settings)
+        }
+        None => (None, Settings::from_args(&args)),
+    };
+    settings.check()?;
     // Fail now, not after the first epoch, if the outputs cannot be written: create the
-    // checkpoint's directory and write the (empty) history there.
-    let csv_path = beside(&args.checkpoint, "history.csv");
-    if let Some(dir) = args
+    // checkpoint's directory and write the history there.
+    let csv_path = beside(&settings.checkpoint, "history.csv");
+    if let Some(dir) = settings
         .checkpoint
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -109,17 +177,19 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             )
         })?;
     }
-    convlab_cli::draw::write_atomic(&csv_path, History::default().to_csv().as_bytes())
-        .with_context(|| {
-            format!(
-                "--checkpoint: cannot write beside {}",
-                args.checkpoint.display()
-            )
-        })?;
+    let so_far = resumed
+        .as_ref()
+        .map(|(_, state)| state.history.clone())
+        .unwrap_or_default();
+    convlab_cli::draw::write_atomic(&csv_path, so_far.to_csv().as_bytes()).with_context(|| {
+        format!(
+            "--checkpoint: cannot write beside {}",
+            settings.checkpoint.display()
+        )
+    })?;
     let data = data::load(&args.data)?;
     let mut train = data.train.clone();
-    if let Some(limit) = args.limit {
-        anyhow::ensure!(limit >= 1, "--limit must be at least 1");
+    if let Some(limit) = settings.limit {
         train.items.truncate(limit);
     }
     println!(
@@ -130,28 +200,36 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         rayon::current_num_threads()
     );
 
-    let mut model = chapter_model(args.seed, args.conv.into());
-    model.compile(optimizer, Loss::SparseCategoricalCrossentropy);
+    let (mut model, resume) = match resumed {
+        Some((model, state)) => (model, Some(state)),
+        None => (chapter_model(settings.seed, settings.conv.into()), None),
+    };
+    // On resume the backup's optimizer (with its moments) replaces this fresh one in `fit`.
+    model.compile(settings.optimizer(), Loss::SparseCategoricalCrossentropy);
     print!("{}", model.summary());
 
     let mut progress = Progress::new();
-    let mut checkpoint = ModelCheckpoint::new(&args.checkpoint)
+    let mut checkpoint = ModelCheckpoint::new(&settings.checkpoint)
         .monitor(Monitor::ValLoss)
         .save_best_only(true);
     let mut early = EarlyStopping::new(Monitor::ValLoss)
-        .patience(args.patience)
+        .patience(settings.patience)
         .restore_best_weights(true);
     let (mut nan, mut diverge) = (TerminateOnNaN, StopOnDivergence::default());
     let mut csv = HistoryCsv {
         path: csv_path.clone(),
-        history: History::default(),
+        history: so_far,
     };
+    let backup = beside(&settings.checkpoint, "backup.safetensors");
     let opts = FitOptions {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
+        epochs: settings.epochs,
+        batch_size: settings.batch_size,
         shuffle: true,
-        seed: args.seed,
+        seed: settings.seed,
         initial_epoch: 0,
+        backup: Some(backup.clone()),
+        backup_extra: serde_json::to_value(&settings)?,
+        resume,
     };
     let history = model
         .fit(
@@ -174,11 +252,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     match checkpoint.saved_epochs.last() {
         Some(epoch) => println!(
             "best model (epoch {epoch}) saved to {}",
-            args.checkpoint.display()
+            settings.checkpoint.display()
         ),
         None => println!("no epoch had a finite val_loss: no checkpoint was written"),
     }
     println!("wrote {}", csv_path.display());
+    println!("wrote {} (resume with --resume)", backup.display());
 
     let best = history.best_epoch(Monitor::ValLoss);
     let curves = learning_curves(
@@ -194,7 +273,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         },
         best,
     );
-    write_output(&beside(&args.checkpoint, "curves.svg"), curves.as_bytes())?;
+    write_output(
+        &beside(&settings.checkpoint, "curves.svg"),
+        curves.as_bytes(),
+    )?;
 
     // EarlyStopping restored the best epoch's weights: evaluate those, as the chapter does.
     for (name, split) in [("validation", &data.val), ("test", &data.test)] {

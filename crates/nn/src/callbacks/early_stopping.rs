@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_monitor, Callback, Control, TrainInfo};
 use crate::history::{EpochLogs, History, Monitor};
+use crate::resume::CallbackState;
 use crate::{Sequential, Tensor, TrainError};
 
 #[derive(Clone, Debug)]
@@ -60,12 +61,6 @@ impl EarlyStopping {
     /// The best epoch so far (1-based) and its value.
     pub fn best(&self) -> Option<(usize, f32)> {
         Some((self.state.best_epoch?, self.state.best?))
-    }
-
-    /// The weights kept for restoring (after a resume, the checkpoint's best model supplies
-    /// them: see `set_best_weights`).
-    pub fn set_best_weights(&mut self, weights: Vec<Tensor>) {
-        self.best_weights = Some(weights);
     }
 }
 
@@ -126,13 +121,17 @@ impl Callback for EarlyStopping {
         Ok(())
     }
 
-    fn state(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.state).ok()
+    fn state(&self) -> Option<CallbackState> {
+        Some(CallbackState {
+            json: serde_json::to_value(&self.state).ok()?,
+            tensors: self.best_weights.clone().unwrap_or_default(),
+        })
     }
 
-    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), TrainError> {
-        self.state = serde_json::from_value(state.clone())
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), TrainError> {
+        self.state = serde_json::from_value(state.json.clone())
             .map_err(|e| TrainError::Resume(format!("EarlyStopping state: {e}")))?;
+        self.best_weights = (!state.tensors.is_empty()).then(|| state.tensors.clone());
         Ok(())
     }
 }

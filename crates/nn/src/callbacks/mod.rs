@@ -21,6 +21,7 @@ pub use stop_on_divergence::StopOnDivergence;
 pub use terminate_on_nan::TerminateOnNaN;
 
 use crate::history::{EpochLogs, History};
+use crate::resume::CallbackState;
 use crate::{Sequential, TrainError};
 
 /// Whether training goes on.
@@ -80,12 +81,13 @@ pub trait Callback {
         Ok(())
     }
 
-    /// State to save in a checkpoint so a resumed run behaves as an uninterrupted one.
-    fn state(&self) -> Option<serde_json::Value> {
+    /// State to save in a backup so a resumed run behaves as an uninterrupted one (see
+    /// resume.rs); `None` for callbacks without state.
+    fn state(&self) -> Option<CallbackState> {
         None
     }
 
-    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), TrainError> {
+    fn load_state(&mut self, _state: &CallbackState) -> Result<(), TrainError> {
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::{check_monitor, Callback, Control, TrainInfo};
 use crate::history::{EpochLogs, Monitor};
+use crate::resume::CallbackState;
 use crate::{Sequential, TrainError};
 
 #[derive(Clone, Debug)]
@@ -68,12 +69,24 @@ impl Callback for ModelCheckpoint {
         Ok(Control::Continue)
     }
 
-    fn state(&self) -> Option<serde_json::Value> {
-        Some(serde_json::json!({ "best": self.best }))
+    fn state(&self) -> Option<CallbackState> {
+        Some(CallbackState {
+            json: serde_json::json!({ "best": self.best, "saved_epochs": self.saved_epochs }),
+            tensors: Vec::new(),
+        })
     }
 
-    fn load_state(&mut self, state: &serde_json::Value) -> Result<(), TrainError> {
-        self.best = state.get("best").and_then(|b| b.as_f64()).map(|b| b as f32);
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), TrainError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Saved {
+            best: Option<f32>,
+            saved_epochs: Vec<usize>,
+        }
+        let saved: Saved = serde_json::from_value(state.json.clone())
+            .map_err(|e| TrainError::Resume(format!("ModelCheckpoint state: {e}")))?;
+        self.best = saved.best;
+        self.saved_epochs = saved.saved_epochs;
         Ok(())
     }
 }
