@@ -335,7 +335,7 @@ fn bad_input_is_one_clear_line_and_exit_code_2() {
         "apt-get install dataset-fashion-mnist",
     );
     assert_usage_error(
-        &convlab(&["train", "--lr", "-1"]),
+        &convlab(&["train", "--lr", "0"]),
         "--lr must be a positive number",
     );
 }

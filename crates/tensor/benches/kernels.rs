@@ -7,6 +7,8 @@
 //!
 //! Before timing, each convolution shape checks that im2col and direct agree.
 
+use std::time::Duration;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward};
@@ -75,6 +77,8 @@ fn gemm_cases() -> Vec<GemmCase> {
 fn bench_gemm(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemm");
     group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(2));
     for case in gemm_cases() {
         let (m, k, n) = (case.m, case.k, case.n);
         let a = values(m * k, 1);
@@ -140,11 +144,12 @@ fn conv_layers() -> [(&'static str, [usize; 3], usize); 2] {
 fn assert_algorithms_agree(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) {
     let a = conv2d_forward(g, x, w, None, ConvAlgorithm::Im2col);
     let b = conv2d_forward(g, x, w, None, ConvAlgorithm::Direct);
-    let ga = conv2d_backward(g, x, w, dy, ConvAlgorithm::Im2col);
-    let gb = conv2d_backward(g, x, w, dy, ConvAlgorithm::Direct);
+    let ga = conv2d_backward(g, x, w, dy, ConvAlgorithm::Im2col, true);
+    let gb = conv2d_backward(g, x, w, dy, ConvAlgorithm::Direct, true);
+    let (ga_dx, gb_dx) = (ga.dx.expect("asked for dx"), gb.dx.expect("asked for dx"));
     for (what, p, q) in [
         ("y", &a, &b),
-        ("dx", &ga.dx, &gb.dx),
+        ("dx", &ga_dx, &gb_dx),
         ("dw", &ga.dw, &gb.dw),
     ] {
         let worst = p
@@ -163,6 +168,8 @@ fn assert_algorithms_agree(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tens
 fn bench_conv(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv2d");
     group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
     for (name, [h, w, cin], cout) in conv_layers() {
         for batch in [1, 32, 256] {
             let g = Conv2dGeometry::new(
@@ -188,7 +195,7 @@ fn bench_conv(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new("forward+backward", &id), |bench| {
                     bench.iter(|| {
                         let y = conv2d_forward(&g, &x, &k, None, algorithm);
-                        let grads = conv2d_backward(&g, &x, &k, &dy, algorithm);
+                        let grads = conv2d_backward(&g, &x, &k, &dy, algorithm, true);
                         (y, grads)
                     })
                 });

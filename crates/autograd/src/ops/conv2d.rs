@@ -21,8 +21,15 @@ impl Backward for Conv2dBackward {
         "conv2d"
     }
     fn backward(&self, dy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
-        let grads = conv2d_backward(&self.geometry, &self.x, &self.w, dy, self.algorithm);
-        let mut out = vec![needs[0].then_some(grads.dx), needs[1].then_some(grads.dw)];
+        let grads = conv2d_backward(
+            &self.geometry,
+            &self.x,
+            &self.w,
+            dy,
+            self.algorithm,
+            needs[0],
+        );
+        let mut out = vec![grads.dx, needs[1].then_some(grads.dw)];
         if needs.len() == 3 {
             out.push(needs[2].then_some(grads.db));
         }

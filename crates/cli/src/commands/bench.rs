@@ -186,7 +186,7 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
                 std::hint::black_box(conv2d_forward(&g, &x, &k, None, algorithm));
             });
             let bwd = median_time(min_time, || {
-                std::hint::black_box(conv2d_backward(&g, &x, &k, &dy, algorithm));
+                std::hint::black_box(conv2d_backward(&g, &x, &k, &dy, algorithm, true));
             });
             rows.push((algorithm, fwd, bwd));
         }

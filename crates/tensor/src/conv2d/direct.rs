@@ -66,8 +66,14 @@ pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
     Tensor::from_vec("conv2d direct forward", &g.y_shape(), y)
 }
 
-/// Gradients of the direct convolution.
-pub fn direct_backward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) -> Conv2dGrads {
+/// Gradients of the direct convolution; dx only if `need_dx`.
+pub fn direct_backward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    need_dx: bool,
+) -> Conv2dGrads {
     g.assert_shapes(
         "conv2d direct backward",
         &[
@@ -76,10 +82,13 @@ pub fn direct_backward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) 
             ("dy", dy, g.y_shape()),
         ],
     );
-    let dx = direct_input_grad(g, w.data(), dy.data());
+    let dx = need_dx.then(|| {
+        let dx = direct_input_grad(g, w.data(), dy.data());
+        Tensor::from_vec("conv2d direct backward", &g.x_shape(), dx)
+    });
     let dw = direct_kernel_grad(g, x.data(), dy.data());
     Conv2dGrads {
-        dx: Tensor::from_vec("conv2d direct backward", &g.x_shape(), dx),
+        dx,
         dw: Tensor::from_vec("conv2d direct backward", &g.w_shape(), dw),
         db: bias_grad(g, dy.data()),
     }

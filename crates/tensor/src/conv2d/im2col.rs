@@ -13,11 +13,33 @@
 //! than kept from the forward: building it is cheap next to the GEMM and saves its memory between
 //! the passes (58 MB for conv2 at batch 256).
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
 use crate::gemm::{gemm, MatMut, MatRef};
 use crate::Tensor;
+
+thread_local! {
+    /// The patch matrix buffer, kept between calls: at batch 32 it is 7 MB for conv2, and
+    /// allocating it afresh each step costs a memset or page faults every time.
+    static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` floats (contents unspecified), reusing this thread's buffer
+/// when it is free (a fresh one otherwise, e.g. if a conv runs inside another's `f`).
+fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    PATCHES.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+            f(&mut buffer[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
 
 /// Writes the patch matrix of `x` into `patches` ([N*HO*WO, KH*KW*C], row-major).
 /// Padding taps are written as zeros, so `patches` may hold anything on entry.
@@ -96,9 +118,6 @@ pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
         &[("x", x, g.x_shape()), ("w", w, g.w_shape())],
     );
     let (m, k) = (g.n * g.ho * g.wo, g.kh * g.kw * g.c);
-    let mut patches = vec![0.0f32; m * k];
-    im2col(g, x.data(), &mut patches);
-
     // Start y as the bias broadcast over rows and let the GEMM add P·W to it (beta = 1).
     let mut y = match b {
         Some(b) => {
@@ -107,18 +126,28 @@ pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
         }
         None => vec![0.0f32; m * g.co],
     };
-    gemm(
-        1.0,
-        MatRef::row_major(&patches, m, k),
-        MatRef::row_major(w.data(), k, g.co),
-        1.0,
-        MatMut::row_major(&mut y, m, g.co),
-    );
+    with_patch_buffer(m * k, |patches| {
+        im2col(g, x.data(), patches);
+        gemm(
+            1.0,
+            MatRef::row_major(patches, m, k),
+            MatRef::row_major(w.data(), k, g.co),
+            1.0,
+            MatMut::row_major(&mut y, m, g.co),
+        );
+    });
     Tensor::from_vec("conv2d im2col forward", &g.y_shape(), y)
 }
 
-/// Gradients of the im2col convolution (see the module docs for the three products).
-pub fn im2col_backward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) -> Conv2dGrads {
+/// Gradients of the im2col convolution (see the module docs for the three products). dx is
+/// computed only if `need_dx` (not for a first layer, whose input is the data).
+pub fn im2col_backward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    need_dx: bool,
+) -> Conv2dGrads {
     g.assert_shapes(
         "conv2d im2col backward",
         &[
@@ -128,32 +157,34 @@ pub fn im2col_backward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) 
         ],
     );
     let (m, k) = (g.n * g.ho * g.wo, g.kh * g.kw * g.c);
-    let mut patches = vec![0.0f32; m * k];
-    im2col(g, x.data(), &mut patches);
-
-    // dW = Pᵀ · dY: P is read transposed through its strides.
     let mut dw = vec![0.0f32; k * g.co];
-    gemm(
-        1.0,
-        MatRef::row_major(&patches, m, k).t(),
-        MatRef::row_major(dy.data(), m, g.co),
-        0.0,
-        MatMut::row_major(&mut dw, k, g.co),
-    );
-
-    // dP = dY · Wᵀ, reusing the patch buffer, then scatter it back with col2im.
-    gemm(
-        1.0,
-        MatRef::row_major(dy.data(), m, g.co),
-        MatRef::row_major(w.data(), k, g.co).t(),
-        0.0,
-        MatMut::row_major(&mut patches, m, k),
-    );
-    let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
-    col2im(g, &patches, &mut dx);
-
+    let dx = with_patch_buffer(m * k, |patches| {
+        im2col(g, x.data(), patches);
+        // dW = Pᵀ · dY: P is read transposed through its strides.
+        gemm(
+            1.0,
+            MatRef::row_major(patches, m, k).t(),
+            MatRef::row_major(dy.data(), m, g.co),
+            0.0,
+            MatMut::row_major(&mut dw, k, g.co),
+        );
+        if !need_dx {
+            return None;
+        }
+        // dP = dY · Wᵀ, into the same buffer, then scatter it back with col2im.
+        gemm(
+            1.0,
+            MatRef::row_major(dy.data(), m, g.co),
+            MatRef::row_major(w.data(), k, g.co).t(),
+            0.0,
+            MatMut::row_major(patches, m, k),
+        );
+        let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
+        col2im(g, patches, &mut dx);
+        Some(Tensor::from_vec("conv2d im2col backward", &g.x_shape(), dx))
+    });
     Conv2dGrads {
-        dx: Tensor::from_vec("conv2d im2col backward", &g.x_shape(), dx),
+        dx,
         dw: Tensor::from_vec("conv2d im2col backward", &g.w_shape(), dw),
         db: bias_grad(g, dy.data()),
     }

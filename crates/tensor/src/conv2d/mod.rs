@@ -258,8 +258,8 @@ impl Conv2dGeometry {
 /// Gradients of a convolution.
 #[derive(Clone, Debug)]
 pub struct Conv2dGrads {
-    /// Gradient w.r.t. the input, (N, H, W, C).
-    pub dx: Tensor,
+    /// Gradient w.r.t. the input, (N, H, W, C), if it was asked for.
+    pub dx: Option<Tensor>,
     /// Gradient w.r.t. the kernel, (KH, KW, C, CO).
     pub dw: Tensor,
     /// Gradient w.r.t. the bias, (CO).
@@ -280,17 +280,19 @@ pub fn conv2d_forward(
     }
 }
 
-/// Backward pass with the chosen algorithm.
+/// Backward pass with the chosen algorithm. dx is computed only if `need_dx`: a first layer's
+/// input is the data, whose gradient nobody uses.
 pub fn conv2d_backward(
     g: &Conv2dGeometry,
     x: &Tensor,
     w: &Tensor,
     dy: &Tensor,
     algorithm: ConvAlgorithm,
+    need_dx: bool,
 ) -> Conv2dGrads {
     match algorithm {
-        ConvAlgorithm::Im2col => im2col_backward(g, x, w, dy),
-        ConvAlgorithm::Direct => direct_backward(g, x, w, dy),
+        ConvAlgorithm::Im2col => im2col_backward(g, x, w, dy, need_dx),
+        ConvAlgorithm::Direct => direct_backward(g, x, w, dy, need_dx),
     }
 }
 
