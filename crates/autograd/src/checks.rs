@@ -62,6 +62,7 @@ fn linear(seed: u64) -> GradcheckOptions {
         rtol: 1e-3,
         seed,
         norm_tolerance: None,
+        kink_tolerance: None,
     }
 }
 
@@ -73,6 +74,7 @@ fn smooth(seed: u64) -> GradcheckOptions {
         rtol: 1e-3,
         seed,
         norm_tolerance: None,
+        kink_tolerance: None,
     }
 }
 
@@ -271,9 +273,12 @@ pub fn all() -> Vec<Check> {
 /// Flatten -> Dense(100) -> relu -> Dropout (a fixed mask) -> Dense(10) -> cross-entropy,
 /// checked for every parameter.
 ///
-/// Judged by the norm-wise error (see `GradcheckOptions::norm_tolerance`): in f32 a step small
-/// enough to be accurate (2e-3) still crosses a few ReLU and max-pool kinks somewhere in a network
-/// this size. Measured: norm errors 2e-4 .. 3e-2; a wrong backward gives errors of order 1.
+/// Judged by the norm-wise error (see `GradcheckOptions::norm_tolerance`), with elements whose
+/// step visibly crossed a kink skipped (`kink_tolerance`): in f32 a step small enough to be
+/// accurate (2e-3) still crosses ReLU and max-pool kinks somewhere in a network this size, and
+/// f32 rounding leaves single elements ~1e-4 off. Measured over seeds 0-7: norm errors up to 3e-2
+/// (limit 6e-2); a wrong backward gives errors of order 1. A sharper, elementwise check of the
+/// whole network would need an f64 path through the kernels.
 pub fn network_check(algorithm: ConvAlgorithm, seed: u64) -> GradcheckReport {
     let glorot = |shape: &[usize], fan_in: usize, fan_out: usize, seed| {
         random(shape, seed, (6.0 / (fan_in + fan_out) as f32).sqrt())
@@ -297,6 +302,7 @@ pub fn network_check(algorithm: ConvAlgorithm, seed: u64) -> GradcheckReport {
         rtol: 1e-2,
         seed,
         norm_tolerance: Some(6e-2),
+        kink_tolerance: Some(3e-4),
     };
     gradcheck(
         |tape, p| network(tape, &x, p, &mask, algorithm),

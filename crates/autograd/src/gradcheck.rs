@@ -33,6 +33,12 @@ pub struct GradcheckOptions {
     /// still crosses a few ReLU and max-pool kinks somewhere, which spoils single elements but
     /// not the norm, while a wrong backward spoils both.
     pub norm_tolerance: Option<f64>,
+    /// If set, an element whose one-sided slopes (L(x+h) - L(x)) / h and (L(x) - L(x-h)) / h
+    /// differ by more than this is *skipped* (counted in the report), not judged: the step
+    /// crossed a kink (a ReLU changing sides, a max-pool window changing its winner), where a
+    /// finite difference says nothing about the derivative at x. Smooth elements are still
+    /// judged one by one, so a wrong backward still fails.
+    pub kink_tolerance: Option<f64>,
 }
 
 impl Default for GradcheckOptions {
@@ -43,6 +49,7 @@ impl Default for GradcheckOptions {
             rtol: 1e-2,
             seed: 0,
             norm_tolerance: None,
+            kink_tolerance: None,
         }
     }
 }
@@ -61,6 +68,8 @@ pub struct InputReport {
     /// Elements checked, and how many were outside the tolerance.
     pub elements: usize,
     pub failed: usize,
+    /// Elements skipped because the step crossed a kink (see `kink_tolerance`).
+    pub skipped: usize,
     /// ||analytic - numeric|| / max(||analytic||, ||numeric||) over the whole input (Euclidean
     /// norms): a wrong backward moves this to order 1, a few kinks crossed by a step barely do.
     pub norm_rel_error: f64,
@@ -91,7 +100,7 @@ impl std::fmt::Display for GradcheckReport {
         for (i, r) in self.inputs.iter().enumerate() {
             writeln!(
                 f,
-                "input {i} {:?}: worst element {} analytic {:.6e} numeric {:.6e} abs {:.2e} rel {:.2e}; {}/{} outside tolerance; norm rel {:.2e} {}",
+                "input {i} {:?}: worst element {} analytic {:.6e} numeric {:.6e} abs {:.2e} rel {:.2e}; {}/{} outside tolerance, {} skipped at kinks; norm rel {:.2e} {}",
                 r.shape,
                 r.worst_index,
                 r.analytic,
@@ -100,6 +109,7 @@ impl std::fmt::Display for GradcheckReport {
                 r.rel_error,
                 r.failed,
                 r.elements,
+                r.skipped,
                 r.norm_rel_error,
                 if r.passed { "ok" } else { "FAIL" }
             )?;
@@ -152,12 +162,14 @@ pub fn gradcheck(
     };
 
     let h = opts.step;
+    let base = opts.kink_tolerance.map(|_| loss(inputs));
     let mut reports = Vec::new();
     for (i, var) in vars.iter().enumerate() {
         let zeros = Tensor::zeros(inputs[i].shape());
         let analytic = grads.get(var).unwrap_or(&zeros);
         let mut worst: Option<(f64, InputReport)> = None;
         let (mut failed, mut diff_sq, mut a_sq, mut n_sq) = (0usize, 0.0f64, 0.0f64, 0.0f64);
+        let mut skipped = 0usize;
         let mut probe = inputs.to_vec();
         for j in 0..inputs[i].len() {
             let original = inputs[i].data()[j];
@@ -169,6 +181,14 @@ pub fn gradcheck(
             // The step actually taken in f32 may differ from 2h by rounding: divide by it.
             let taken = (original + h) as f64 - (original - h) as f64;
             let numeric = (plus - minus) / taken;
+            if let (Some(tolerance), Some(base)) = (opts.kink_tolerance, base) {
+                let up = (plus - base) / ((original + h) as f64 - original as f64);
+                let down = (base - minus) / (original as f64 - (original - h) as f64);
+                if (up - down).abs() > tolerance {
+                    skipped += 1;
+                    continue;
+                }
+            }
             let a = analytic.data()[j] as f64;
             let abs_error = (a - numeric).abs();
             let allowed = opts.atol + opts.rtol * numeric.abs();
@@ -187,6 +207,7 @@ pub fn gradcheck(
                 rel_error: if denom > 0.0 { abs_error / denom } else { 0.0 },
                 elements: 0,
                 failed: 0,
+                skipped: 0,
                 norm_rel_error: 0.0,
                 passed: abs_error <= allowed,
             };
@@ -210,6 +231,7 @@ pub fn gradcheck(
         reports.push(InputReport {
             elements: inputs[i].len(),
             failed,
+            skipped,
             norm_rel_error,
             passed,
             ..worst.map(|(_, r)| r).unwrap_or(InputReport {
@@ -221,6 +243,7 @@ pub fn gradcheck(
                 rel_error: 0.0,
                 elements: 0,
                 failed: 0,
+                skipped: 0,
                 norm_rel_error: 0.0,
                 passed: true,
             })
@@ -255,5 +278,32 @@ pub(crate) mod testing {
     ) {
         let report = gradcheck(f, inputs, opts);
         assert!(report.passed(), "gradient check failed:\n{report}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinks_are_skipped_only_when_asked() {
+        // relu at exactly 0: the step straddles the kink, one-sided slopes are 1 and 0.
+        let x = [Tensor::from_vec("test", &[3], vec![0.0, 0.5, -0.5])];
+        let strict = GradcheckOptions {
+            step: 0.1,
+            ..GradcheckOptions::default()
+        };
+        let report = gradcheck(|t, v| t.relu(&v[0]), &x, strict);
+        assert!(
+            !report.passed(),
+            "the kink must fail a strict check:\n{report}"
+        );
+        let lenient = GradcheckOptions {
+            kink_tolerance: Some(1e-3),
+            ..strict
+        };
+        let report = gradcheck(|t, v| t.relu(&v[0]), &x, lenient);
+        assert!(report.passed(), "{report}");
+        assert_eq!(report.inputs[0].skipped, 1);
     }
 }

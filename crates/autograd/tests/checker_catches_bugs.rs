@@ -107,6 +107,7 @@ const OPTS: GradcheckOptions = GradcheckOptions {
     rtol: 1e-3,
     seed: 5,
     norm_tolerance: None,
+    kink_tolerance: None,
 };
 
 #[test]

@@ -60,6 +60,7 @@ mod tests {
         rtol: 1e-4,
         seed: 3,
         norm_tolerance: None,
+        kink_tolerance: None,
     };
 
     proptest! {

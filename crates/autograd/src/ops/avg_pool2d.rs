@@ -54,7 +54,7 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let padding = if same || pool > h || pool > w { Padding::Same } else { Padding::Valid };
-            let opts = GradcheckOptions { step: 0.5, atol: 1e-5, rtol: 1e-4, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.5, atol: 1e-5, rtol: 1e-4, seed, norm_tolerance: None, kink_tolerance: None };
             assert_grads(
                 |t, v| t.avg_pool2d(&v[0], (pool, pool), (stride, stride), padding),
                 &[random(&[n, h, w, c], seed)],

@@ -91,7 +91,7 @@ mod tests {
             let padding = if same || kh > h || kw > w { Padding::Same } else { Padding::Valid };
             let algorithm = if direct { ConvAlgorithm::Direct } else { ConvAlgorithm::Im2col };
             // Convolution is linear in x, in w and in b: a large step leaves only rounding.
-            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None, kink_tolerance: None };
             let inputs = [
                 random(&[n, h, w, c], seed),
                 random(&[kh, kw, c, co], seed + 1),

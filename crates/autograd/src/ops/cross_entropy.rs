@@ -94,7 +94,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn cross_entropy_gradients(n in 1usize..5, c in 1usize..8, scale in 0.1f32..5.0, seed in any::<u64>()) {
-            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None, kink_tolerance: None };
             let mut z = random(&[n, c], seed);
             z.data_mut().iter_mut().for_each(|v| *v *= scale);
             let labels: Vec<usize> = (0..n).map(|i| (i * 7 + seed as usize) % c).collect();

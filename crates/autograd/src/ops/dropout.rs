@@ -65,6 +65,7 @@ mod tests {
             rtol: 1e-4,
             seed: 2,
             norm_tolerance: None,
+            kink_tolerance: None,
         };
         assert_grads(
             |t, v| t.dropout(&v[0], mask.clone()),

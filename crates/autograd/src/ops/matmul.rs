@@ -86,7 +86,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn matmul_gradients(m in 1usize..6, k in 1usize..7, n in 1usize..6, seed in any::<u64>()) {
-            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None, kink_tolerance: None };
             let inputs = [random(&[m, k], seed), random(&[k, n], seed + 1)];
             assert_grads(|t, v| t.matmul(&v[0], &v[1]), &inputs, opts);
         }

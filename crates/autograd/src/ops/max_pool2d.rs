@@ -77,7 +77,7 @@ mod tests {
         ) {
             let padding = if same || pool > h || pool > w { Padding::Same } else { Padding::Valid };
             let x = Tensor::new(&[n, h, w, c], spread(n * h * w * c, seed)).unwrap();
-            let opts = GradcheckOptions { step: 0.02, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.02, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None, kink_tolerance: None };
             assert_grads(|t, v| t.max_pool2d(&v[0], (pool, pool), (stride, stride), padding), &[x], opts);
         }
     }

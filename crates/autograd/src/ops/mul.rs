@@ -65,7 +65,7 @@ mod tests {
         #[test]
         fn mul_and_scale_gradients(len in 1usize..20, s in -3.0f32..3.0, seed in any::<u64>()) {
             // mul is linear in each input separately; a central difference is exact for it.
-            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.5, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None, kink_tolerance: None };
             let inputs = [random(&[len], seed), random(&[len], seed + 1)];
             assert_grads(|t, v| t.mul(&v[0], &v[1]), &inputs, opts);
             assert_grads(|t, v| t.scale(&v[0], s), &inputs[..1], opts);

@@ -52,7 +52,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(16))]
         #[test]
         fn sum_and_mean_gradients(rows in 1usize..5, cols in 1usize..7, seed in any::<u64>()) {
-            let opts = GradcheckOptions { step: 0.5, atol: 1e-5, rtol: 1e-4, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.5, atol: 1e-5, rtol: 1e-4, seed, norm_tolerance: None, kink_tolerance: None };
             let x = [random(&[rows, cols], seed)];
             assert_grads(|t, v| t.sum(&v[0]), &x, opts);
             assert_grads(|t, v| t.mean(&v[0]), &x, opts);

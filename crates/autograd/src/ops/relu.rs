@@ -41,7 +41,7 @@ mod tests {
         #[test]
         fn relu_gradients(len in 1usize..30, seed in any::<u64>()) {
             // Inputs at least 0.1 from the kink, step 0.05: no difference straddles it.
-            let opts = GradcheckOptions { step: 0.05, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 0.05, atol: 1e-4, rtol: 1e-4, seed, norm_tolerance: None, kink_tolerance: None };
             assert_grads(|t, v| t.relu(&v[0]), &[away_from_zero(&[len], seed, 0.1)], opts);
         }
     }

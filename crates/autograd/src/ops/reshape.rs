@@ -55,6 +55,7 @@ mod tests {
             rtol: 1e-5,
             seed: 1,
             norm_tolerance: None,
+            kink_tolerance: None,
         };
         assert_grads(|t, v| t.flatten(&v[0]), &[random(&[2, 3, 2, 4], 5)], opts);
     }

@@ -38,7 +38,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn sigmoid_gradients(len in 1usize..30, scale in 0.1f32..4.0, seed in any::<u64>()) {
-            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None, kink_tolerance: None };
             let mut x = random(&[len], seed);
             x.data_mut().iter_mut().for_each(|v| *v *= scale);
             assert_grads(|t, v| t.sigmoid(&v[0]), &[x], opts);

@@ -60,7 +60,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn softmax_gradients(rows in 1usize..4, classes in 1usize..8, scale in 0.1f32..5.0, seed in any::<u64>()) {
-            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None };
+            let opts = GradcheckOptions { step: 1e-2, atol: 1e-4, rtol: 1e-3, seed, norm_tolerance: None, kink_tolerance: None };
             let mut x = random(&[rows, classes], seed);
             x.data_mut().iter_mut().for_each(|v| *v *= scale);
             assert_grads(|t, v| t.softmax(&v[0]), std::slice::from_ref(&x), opts);
