@@ -1,0 +1,186 @@
+//! Crash safety of `convlab train`, tested the hard way: the real command is killed with SIGKILL
+//! at random moments (some of them while a checkpoint is being written), and after every kill
+//! the files on disk must load. Then an interrupted run, resumed from its backup, must end
+//! bit-identical to one that was never interrupted.
+//!
+//! Needs the real Fashion-MNIST files, like the other end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("convlab-crash-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small, fast run: 320 training images, so an epoch is mostly validation (~1 s), and
+/// checkpoints are written every second or so.
+fn train_args(checkpoint: &Path, epochs: &str) -> Vec<String> {
+    [
+        "train",
+        "--epochs",
+        epochs,
+        "--limit",
+        "320",
+        "--patience",
+        "100",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Loads a checkpoint through the command itself, as a user would.
+fn loads(path: &Path) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_convlab"))
+        .args(["summary", "--model", path.to_str().unwrap()])
+        .output()
+        .expect("run convlab")
+        .status
+        .success()
+}
+
+/// Starts `convlab` with `args`, kills it with SIGKILL after `delay`.
+fn kill_after(args: &[String], delay: Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convlab"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start convlab train");
+    std::thread::sleep(delay);
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+}
+
+#[test]
+fn killing_train_at_random_moments_never_leaves_a_broken_checkpoint() {
+    let dir = scratch("kills");
+    let checkpoint = dir.join("model.safetensors");
+    let backup = dir.join("model.backup.safetensors");
+    // A long run, killed once its first backup exists: from then on every kill has a previous
+    // checkpoint to preserve.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convlab"))
+        .args(train_args(&checkpoint, "1000"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start convlab train");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !backup.exists() {
+        assert!(Instant::now() < deadline, "no backup appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Then resume and kill, 20 times, at a fixed sequence of moments between 0.3 s and 2.8 s:
+    // during loading, training, validation and the checkpoint writes at each epoch's end.
+    let resume = vec![
+        "train".to_string(),
+        "--resume".to_string(),
+        backup.to_str().unwrap().to_string(),
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut backups_seen = std::collections::HashSet::new();
+    let started = Instant::now();
+    for kill in 1..=20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let delay = Duration::from_millis(300 + state % 2500);
+        kill_after(&resume, delay);
+        for path in [&checkpoint, &backup] {
+            assert!(
+                loads(path),
+                "kill {kill} after {delay:?} left {} unloadable",
+                path.display()
+            );
+        }
+        backups_seen.insert(std::fs::read(&backup).unwrap());
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "test is too slow"
+        );
+    }
+    // The runs between kills must have written new checkpoints, or the kills hit nothing.
+    assert!(
+        backups_seen.len() >= 5,
+        "only {} different backups across 20 kills",
+        backups_seen.len()
+    );
+    println!(
+        "20 kills survived; {} different backups seen",
+        backups_seen.len()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_run_resumed_from_its_backup_ends_like_an_uninterrupted_one() {
+    let run = |dir: &Path, args: Vec<String>| {
+        let o = Command::new(env!("CARGO_BIN_EXE_convlab"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", "1")
+            .current_dir(dir)
+            .output()
+            .expect("run convlab");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let history = |path: PathBuf| -> Vec<String> {
+        // Every column but the seconds.
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+
+    let straight = scratch("straight");
+    run(&straight, train_args(&straight.join("m.safetensors"), "3"));
+
+    // The same run, killed during its second epoch (as soon as the backup of the first
+    // exists), then resumed from that backup alone.
+    let resumed = scratch("resumed");
+    let backup = resumed.join("m.backup.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convlab"))
+        .args(train_args(&resumed.join("m.safetensors"), "3"))
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as the first backup exists (polling; the run takes several seconds).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !backup.exists() {
+        assert!(Instant::now() < deadline, "no backup appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    run(
+        &resumed,
+        vec![
+            "train".into(),
+            "--resume".into(),
+            backup.to_str().unwrap().into(),
+        ],
+    );
+
+    assert_eq!(
+        history(resumed.join("m.history.csv")),
+        history(straight.join("m.history.csv"))
+    );
+    assert_eq!(
+        std::fs::read(resumed.join("m.safetensors")).unwrap(),
+        std::fs::read(straight.join("m.safetensors")).unwrap(),
+        "best checkpoints differ"
+    );
+    std::fs::remove_dir_all(&straight).unwrap();
+    std::fs::remove_dir_all(&resumed).unwrap();
+}
