@@ -6,6 +6,7 @@
 //! `callbacks.rs`, and `checkpoint/`.
 
 pub mod activation;
+pub mod atomic;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod dataset;

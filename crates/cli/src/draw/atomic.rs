@@ -1,76 +1,33 @@
-//! Writing a file so that a reader sees either the old content or the new, never half of either.
-//!
-//! The bytes go to a temporary file in the target's own directory (a rename is atomic only within
-//! one file system), which is flushed to disk and then renamed over the target; the directory is
-//! flushed last so that the rename itself survives a crash. The nn crate has its own version for
-//! checkpoints; this one is for pictures and CSV files.
+//! Every picture, plot and CSV file reaches disk whole or not at all: written through
+//! `convlab_nn::atomic::write_atomic` (a temporary file beside the target, fsync, rename, fsync
+//! of the directory), the same path checkpoints take.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::process;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
-use crate::draw::DrawError;
+use super::error::DrawError;
 
-/// Makes temporary names unique between threads of one process; the pid separates processes.
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Replaces `path` with `bytes` atomically. On error the temporary file is removed and the error
-/// names `path` and the OS error.
+/// Replaces `path` with `bytes` atomically; on failure the previous file is untouched and the
+/// error names `path` and the OS error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DrawError> {
-    let error = |cause: io::Error| DrawError::Write {
-        path: path.to_path_buf(),
-        cause,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        error(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the path does not end in a file name",
-        ))
-    })?;
-    // `Path::parent` of a bare file name is "", which is the current directory.
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let tmp = temp_path(dir, &name.to_string_lossy());
-    let written = write_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if let Err(source) = written {
-        // Best effort: the temporary file may not exist if creating it was what failed.
-        let _ = fs::remove_file(&tmp);
-        return Err(error(source));
-    }
-    sync_dir(dir).map_err(error)
-}
-
-/// A hidden name beside the target, e.g. `.filters.png.tmp-4242-0`.
-fn temp_path(dir: &Path, name: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(".{name}.tmp-{}-{n}", process::id()))
-}
-
-fn write_synced(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
-    // `create_new` refuses to follow or reuse a file that is already there.
-    let mut file = OpenOptions::new().write(true).create_new(true).open(tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Windows cannot open a directory as a file; its rename is durable without this step.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
+    convlab_nn::atomic::write_atomic(path, |w| w.write_all(bytes)).map_err(|cause| {
+        DrawError::Write {
+            path: path.to_path_buf(),
+            cause,
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::io;
+    use std::path::PathBuf;
+    use std::process;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
 
     /// A fresh directory under the system temp dir, removed by the test at its end.
     fn scratch_dir(tag: &str) -> PathBuf {

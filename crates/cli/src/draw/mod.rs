@@ -8,7 +8,7 @@
 //! - The model figure ([`model_svg`], [`model_dot`]): Keras's `plot_model(model, show_shapes=True)`.
 //! - [`write_atomic`]: every picture reaches disk whole or not at all.
 //!
-//! Inputs are plain slices and structs, so this module needs no other convlab crate. Degenerate
+//! Inputs are plain slices and structs (only the atomic write comes from convlab-nn). Degenerate
 //! data (a constant tile, a NaN, a single epoch) always draws something and never divides by zero;
 //! bad arguments (a tile whose length does not match its shape, an image too large to allocate)
 //! return a [`DrawError`].

@@ -20,16 +20,15 @@
 //! (`contents.rs` lists the keys). A resumable checkpoint adds a `TrainingState`: any named
 //! tensors (optimizer moments, say) and a JSON value (epoch, RNG state, history, ...).
 //!
-//! Saving is atomic (`atomic.rs`): a crash or a full disk leaves the previous checkpoint whole.
+//! Saving is atomic (`crate::atomic`): a crash or a full disk leaves the previous checkpoint whole.
 //! Loading refuses any defect with an error naming the file and the problem, never panics, and
 //! allocates nothing beyond the file's size: every size the header declares is checked against
 //! the bytes present, and the architecture against the data it must fit (`architecture.rs`).
 //!
 //! Read in this order: `contents.rs` (what a checkpoint holds), `format.rs` (the bytes),
-//! `header.rs`, `architecture.rs`, `atomic.rs`, `error.rs`.
+//! `header.rs`, `architecture.rs`, `error.rs`; the atomic write is `crate::atomic`.
 
 mod architecture;
-mod atomic;
 mod contents;
 mod error;
 mod format;
@@ -81,7 +80,12 @@ pub fn save_checkpoint(
 ) -> Result<(), CheckpointError> {
     // Everything that could be refused is refused here, before the old file is touched.
     let encoded = contents::plan(model, state)?;
-    atomic::write_atomic(path, |w| encoded.write_to(w))
+    crate::atomic::write_atomic(path, |w| encoded.write_to(w)).map_err(|cause| {
+        CheckpointError::Write {
+            path: path.to_path_buf(),
+            cause,
+        }
+    })
 }
 
 /// Streams a checkpoint into any writer (a network stream, a test's failing writer).
