@@ -16,8 +16,8 @@ use convlab_datasets::source::Origin;
 use convlab_datasets::{load, DatasetError, DownloadConfig, LoadOptions};
 
 /// The client gives up on a silent server after this long; stalling replies wait longer.
-const TIMEOUT: Duration = Duration::from_secs(1);
-const STALL: Duration = Duration::from_secs(3);
+const TIMEOUT: Duration = Duration::from_secs(2);
+const STALL: Duration = Duration::from_secs(6);
 
 fn config(mirrors: Vec<String>) -> DownloadConfig {
     DownloadConfig {
