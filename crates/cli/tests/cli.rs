@@ -379,3 +379,28 @@ fn resume_continues_from_the_backup_with_its_settings() {
         "holds a model only",
     );
 }
+
+#[test]
+fn a_diverging_run_stops_with_a_message_and_exit_code_1() {
+    let dir = scratch("diverge");
+    let checkpoint = dir.join("m.safetensors");
+    let o = convlab(&[
+        "train",
+        "--lr",
+        "1e6",
+        "--limit",
+        "320",
+        "--epochs",
+        "3",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("stopped: training diverged"), "{out}");
+    assert!(out.contains("no checkpoint was written"), "{out}");
+    assert!(!checkpoint.exists());
+    // The history still says what happened in the epoch that diverged.
+    let csv = std::fs::read_to_string(dir.join("m.history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+}

@@ -278,6 +278,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         curves.as_bytes(),
     )?;
 
+    // A run stopped inside an epoch (TerminateOnNaN, StopOnDivergence) failed: its last epoch
+    // was never validated. Without any good epoch there is nothing worth evaluating.
+    let diverged = history.stop_reason.is_some()
+        && history.epochs.last().is_some_and(|e| e.val_loss.is_none());
+    if diverged && checkpoint.saved_epochs.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
     // EarlyStopping restored the best epoch's weights: evaluate those, as the chapter does.
     for (name, split) in [("validation", &data.val), ("test", &data.test)] {
         let eval = model.evaluate(split, 256)?;
@@ -287,5 +294,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             eval.accuracy.unwrap_or(f32::NAN)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if diverged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
