@@ -27,6 +27,10 @@ thread_local! {
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Values per block of the patch matrix in the forward pass: 2 MB, about 1,800 rows of conv2's
+/// 288 taps (and all of conv1's at batch 32: its rows have only 9 taps).
+const FORWARD_BLOCK_VALUES: usize = 1 << 19;
+
 /// Runs `f` on a buffer of `len` floats (contents unspecified), reusing this thread's buffer
 /// when it is free (a fresh one otherwise, e.g. if a conv runs inside another's `f`).
 fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
@@ -44,17 +48,24 @@ fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// Writes the patch matrix of `x` into `patches` ([N*HO*WO, KH*KW*C], row-major).
 /// Padding taps are written as zeros, so `patches` may hold anything on entry.
 pub fn im2col(g: &Conv2dGeometry, x: &[f32], patches: &mut [f32]) {
+    im2col_rows(g, x, 0, patches);
+}
+
+/// The part of the patch matrix that belongs to output rows `first_row..` (an output row is one
+/// (n, oy) pair, i.e. WO patch rows), as many rows as `patches` holds.
+fn im2col_rows(g: &Conv2dGeometry, x: &[f32], first_row: usize, patches: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
-    assert_eq!(
-        patches.len(),
-        g.n * g.ho * g.wo * k,
+    assert!(
+        patches.len() % (g.wo * k) == 0
+            && first_row * g.wo * k + patches.len() <= g.n * g.ho * g.wo * k,
         "im2col: patch buffer size"
     );
     // One output row (n, oy) per task: WO rows of the patch matrix.
     patches
         .par_chunks_mut(g.wo * k)
         .enumerate()
-        .for_each(|(row, p_row)| {
+        .for_each(|(i, p_row)| {
+            let row = first_row + i;
             let (ni, oy) = (row / g.ho, row % g.ho);
             for ox in 0..g.wo {
                 let patch = &mut p_row[ox * k..(ox + 1) * k];
@@ -126,15 +137,25 @@ pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
         }
         None => vec![0.0f32; m * g.co],
     };
-    with_patch_buffer(m * k, |patches| {
-        im2col(g, x.data(), patches);
-        gemm(
-            1.0,
-            MatRef::row_major(patches, m, k),
-            MatRef::row_major(w.data(), k, g.co),
-            1.0,
-            MatMut::row_major(&mut y, m, g.co),
-        );
+    // The patch matrix is built and multiplied in blocks of about FORWARD_BLOCK_VALUES values,
+    // so each block is still in cache when the GEMM reads it: at batch 256 the whole matrix of
+    // conv2 is 58 MB and the untiled forward ran at half the speed of batch 32.
+    let out_rows = g.n * g.ho;
+    let rows_per_block = (FORWARD_BLOCK_VALUES / (g.wo * k)).max(1);
+    with_patch_buffer(rows_per_block.min(out_rows) * g.wo * k, |buffer| {
+        for first in (0..out_rows).step_by(rows_per_block) {
+            let rows = rows_per_block.min(out_rows - first) * g.wo;
+            let patches = &mut buffer[..rows * k];
+            im2col_rows(g, x.data(), first, patches);
+            let y_block = &mut y[first * g.wo * g.co..][..rows * g.co];
+            gemm(
+                1.0,
+                MatRef::row_major(patches, rows, k),
+                MatRef::row_major(w.data(), k, g.co),
+                1.0,
+                MatMut::row_major(y_block, rows, g.co),
+            );
+        }
     });
     Tensor::from_vec("conv2d im2col forward", &g.y_shape(), y)
 }
