@@ -56,7 +56,7 @@ pub fn im2col(g: &Conv2dGeometry, x: &[f32], patches: &mut [f32]) {
 fn im2col_rows(g: &Conv2dGeometry, x: &[f32], first_row: usize, patches: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
     assert!(
-        patches.len() % (g.wo * k) == 0
+        patches.len().is_multiple_of(g.wo * k)
             && first_row * g.wo * k + patches.len() <= g.n * g.ho * g.wo * k,
         "im2col: patch buffer size"
     );
