@@ -404,3 +404,23 @@ fn a_diverging_run_stops_with_a_message_and_exit_code_1() {
     let csv = std::fs::read_to_string(dir.join("m.history.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
 }
+
+#[test]
+fn a_model_that_is_not_a_fashion_mnist_classifier_is_refused() {
+    use convlab_nn::{Dense, Flatten, Sequential};
+    let dir = scratch("not-classifier");
+    let path = dir.join("three.safetensors");
+    let mut model = Sequential::new(&[28, 28, 1]);
+    model.add(Flatten::new()).unwrap();
+    model.add(Dense::new(3)).unwrap();
+    convlab_nn::checkpoint::save_model(&path, &model).unwrap();
+    for args in [
+        vec!["evaluate", "--model", path.to_str().unwrap()],
+        vec!["predict", "--model", path.to_str().unwrap(), "--index", "0"],
+    ] {
+        assert_usage_error(
+            &convlab(&args),
+            "maps (None, 28, 28, 1) to (None, 3), but Fashion-MNIST needs",
+        );
+    }
+}

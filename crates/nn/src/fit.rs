@@ -130,11 +130,6 @@ impl Sequential {
                     callbacks.len()
                 )));
             }
-            for (cb, state) in callbacks.iter_mut().zip(&resume.callbacks) {
-                if let Some(state) = state {
-                    cb.load_state(state)?;
-                }
-            }
             self.training.as_mut().expect("checked above").optimizer = resume.optimizer.clone();
             history = resume.history.clone();
             first_epoch = resume.epochs_done;
@@ -148,6 +143,14 @@ impl Sequential {
         };
         for cb in callbacks.iter_mut() {
             cb.on_train_begin(&info)?;
+        }
+        // After on_train_begin, which resets a callback for a new run.
+        if let Some(resume) = &opts.resume {
+            for (cb, state) in callbacks.iter_mut().zip(&resume.callbacks) {
+                if let Some(state) = state {
+                    cb.load_state(state)?;
+                }
+            }
         }
 
         let last = self.layers().len() - 1;

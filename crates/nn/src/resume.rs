@@ -112,6 +112,26 @@ pub fn load_backup(path: &Path) -> Result<(Sequential, ResumeState), TrainError>
     optimizer
         .load_state_tensors(&take("optimizer/"))
         .map_err(bad)?;
+    // Every per-weight state (moments, velocities, best weights) must match the weights one to
+    // one, or training would silently skip or misapply updates.
+    let weight_shapes: Vec<Vec<usize>> =
+        model.weights().iter().map(|w| w.shape().to_vec()).collect();
+    let matches = |tensors: &[Tensor]| {
+        tensors.is_empty()
+            || (tensors.len() == weight_shapes.len()
+                && tensors
+                    .iter()
+                    .zip(&weight_shapes)
+                    .all(|(t, s)| t.shape() == s.as_slice()))
+    };
+    for (name, slots) in optimizer.state_slots() {
+        if !matches(slots) {
+            return Err(bad(format!(
+                "optimizer state {name} does not match the model's {} weights",
+                weight_shapes.len()
+            )));
+        }
+    }
     let mut callbacks = Vec::new();
     for (i, saved) in json.callbacks.into_iter().enumerate() {
         callbacks.push(match saved {
@@ -126,6 +146,12 @@ pub fn load_backup(path: &Path) -> Result<(Sequential, ResumeState), TrainError>
                         .find(|(n, _)| *n == name)
                         .ok_or_else(|| bad(format!("tensor {name} is missing")))?;
                     tensors.push(t.1.clone());
+                }
+                if !matches(&tensors) {
+                    return Err(bad(format!(
+                        "callback {i}'s saved weights do not match the model's {} weights",
+                        weight_shapes.len()
+                    )));
                 }
                 Some(CallbackState { json, tensors })
             }

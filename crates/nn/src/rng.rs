@@ -1,7 +1,7 @@
 //! A small seeded generator (SplitMix64) whose stream is fixed forever, unlike `rand::StdRng`,
 //! whose algorithm may change between releases. Weights, dropout masks and shuffles all come
-//! from it, so a seed reproduces a run bit for bit. Its whole state is one u64, which a
-//! checkpoint saves for resuming.
+//! from it, so a seed reproduces a run bit for bit. Each use draws from its own stream derived
+//! from the seed and labels (`derive`), so resuming needs no generator state.
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rng {
@@ -22,10 +22,6 @@ impl Rng {
             rng.next_u64();
         }
         rng
-    }
-
-    pub fn state(&self) -> u64 {
-        self.state
     }
 
     pub fn next_u64(&mut self) -> u64 {

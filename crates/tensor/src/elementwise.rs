@@ -92,9 +92,9 @@ pub fn add_bias(x: &Tensor, bias: &Tensor) -> Tensor {
     Tensor::from_vec("add_bias", x.shape(), out)
 }
 
-/// max(x, 0).
+/// max(x, 0). NaN stays NaN (as in TensorFlow), so a broken weight cannot hide behind a ReLU.
 pub fn relu(x: &Tensor) -> Tensor {
-    map(x, |v| v.max(0.0))
+    map(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
 }
 
 /// The gradient of relu: dy where the *output* y > 0, else 0. relu'(0) is defined as 0 (as in
@@ -160,6 +160,7 @@ mod tests {
         let x = t(&[4], &[-1., 0., 2., -0.]);
         let y = relu(&x);
         assert_eq!(y.data(), &[0., 0., 2., 0.]);
+        assert!(relu(&t(&[1], &[f32::NAN])).data()[0].is_nan());
         let dx = relu_backward(&y, &t(&[4], &[1., 1., 1., 1.]));
         assert_eq!(dx.data(), &[0., 0., 1., 0.]);
     }

@@ -27,23 +27,6 @@ pub fn sum_to_last_axis(x: &Tensor) -> Tensor {
     Tensor::from_vec("sum_to_last_axis", &[c], out)
 }
 
-/// Sums over the last axis: x (.., C) -> (..).
-pub fn sum_last_axis(x: &Tensor) -> Tensor {
-    let Some((&c, lead)) = x.shape().split_last() else {
-        shape_panic(
-            "sum_last_axis",
-            "needs at least 1 axis",
-            &[("x", x.shape())],
-        );
-    };
-    let out: Vec<f32> = if c == 0 {
-        vec![0.0; lead.iter().product()]
-    } else {
-        x.data().chunks_exact(c).map(|r| r.iter().sum()).collect()
-    };
-    Tensor::from_vec("sum_last_axis", lead, out)
-}
-
 /// Index of the largest value along the last axis; ties go to the first. x (.., C) -> (..).
 pub fn argmax_last_axis(x: &Tensor) -> Vec<usize> {
     let Some(&c) = x.shape().last() else {
@@ -83,8 +66,6 @@ mod tests {
         let x = Tensor::new(&[2, 3], vec![1., 5., 5., -1., 0., -2.]).unwrap();
         assert_eq!(sum_all(&x), 8.0);
         assert_eq!(sum_to_last_axis(&x).data(), &[0., 5., 3.]);
-        assert_eq!(sum_last_axis(&x).data(), &[11., -3.]);
-        assert_eq!(sum_last_axis(&x).shape(), &[2]);
         // Ties go to the first maximum.
         assert_eq!(argmax_last_axis(&x), vec![1, 1]);
     }

@@ -129,6 +129,11 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 
 fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!(
+        args.seconds.is_finite() && (0.0..=3600.0).contains(&args.seconds),
+        "--seconds must be between 0 and 3600, got {}",
+        args.seconds
+    );
     let shapes = if args.shape.is_empty() {
         vec![
             "28x28x1:3x3:32:1:same".to_string(),

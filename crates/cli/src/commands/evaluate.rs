@@ -8,7 +8,7 @@ use clap::Args;
 use convlab_nn::{Adam, Dataset, Loss, Optimizer};
 use convlab_tensor::reduce::argmax_last_axis;
 
-use super::load_model;
+use super::load_classifier;
 use crate::data::{self, DataArgs, Split, CLASS_NAMES};
 
 #[derive(Args, Debug)]
@@ -29,7 +29,7 @@ pub struct EvaluateArgs {
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let mut model = load_model(&args.model)?;
+    let mut model = load_classifier(&args.model)?;
     let data = data::load(&args.data)?;
     let split = data.split(args.split);
     // The optimizer plays no part in evaluation; compile only sets the loss.
@@ -58,7 +58,7 @@ fn print_confusion(
 ) -> Result<()> {
     let mut counts = [[0usize; 10]; 10];
     let indices: Vec<usize> = (0..split.len()).collect();
-    for batch in indices.chunks(batch_size * 8) {
+    for batch in indices.chunks(batch_size.saturating_mul(8)) {
         let probs = model.predict(&split.inputs(batch), batch_size)?;
         let predicted = argmax_last_axis(&probs);
         for (&i, &p) in batch.iter().zip(&predicted) {

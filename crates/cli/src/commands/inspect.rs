@@ -189,6 +189,12 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
 
 fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
+    anyhow::ensure!(
+        model.input_shape() == [28, 28, 1],
+        "{}: the model takes {:?} inputs, not Fashion-MNIST's 28x28x1 images",
+        args.model.display(),
+        model.input_shape()
+    );
     let entry = layer(&model, args.layer)?;
     let &[h, w, c] = entry.output_shape.as_slice() else {
         anyhow::bail!(

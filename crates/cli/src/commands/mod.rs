@@ -36,6 +36,27 @@ pub fn load_model(path: &Path) -> Result<Sequential> {
     Ok(convlab_nn::checkpoint::load_model(path)?)
 }
 
+/// Loads a model that classifies Fashion-MNIST: input (28, 28, 1), 10 outputs.
+pub fn load_classifier(path: &Path) -> Result<Sequential> {
+    let model = load_model(path)?;
+    check_classifier(&model, path)?;
+    Ok(model)
+}
+
+/// Refuses a model that does not map Fashion-MNIST images to 10 classes (instead of failing, or
+/// drawing nonsense, halfway through a command).
+pub fn check_classifier(model: &Sequential, path: &Path) -> Result<()> {
+    use convlab_nn::layers::keras_shape;
+    anyhow::ensure!(
+        model.input_shape() == [28, 28, 1] && model.output_shape() == [10],
+        "{}: the model maps {} to {}, but Fashion-MNIST needs (None, 28, 28, 1) to (None, 10)",
+        path.display(),
+        keras_shape(model.input_shape()),
+        keras_shape(model.output_shape())
+    );
+    Ok(())
+}
+
 /// `dir/stem.ext` beside `path`: best-cnn-model.safetensors -> best-cnn-model.history.csv.
 pub fn beside(path: &Path, suffix: &str) -> PathBuf {
     let stem = path

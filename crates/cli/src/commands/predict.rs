@@ -9,7 +9,7 @@ use clap::Args;
 use convlab_cli::draw::{image_grid, GridOpts, Tile};
 use convlab_nn::Dataset;
 
-use super::{load_model, write_output};
+use super::{load_classifier, write_output};
 use crate::data::{self, DataArgs, Split, CLASS_NAMES};
 
 #[derive(Args, Debug)]
@@ -30,7 +30,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let model = load_model(&args.model)?;
+    let model = load_classifier(&args.model)?;
     let data = data::load(&args.data)?;
     let split = data.split(args.split);
     anyhow::ensure!(
@@ -60,7 +60,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         println!(
             "{:>12} {p:.4} {}{mark}",
             CLASS_NAMES[class],
-            "#".repeat((p * 40.0).round() as usize)
+            "#".repeat((p.clamp(0.0, 1.0) * 40.0).round() as usize)
         );
     }
     if let Some(out) = &args.out {

@@ -61,7 +61,7 @@ pub struct TrainArgs {
     #[arg(long)]
     lr: Option<f32>,
     /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors); the
-    /// settings saved in it are used, other options are ignored.
+    /// settings saved in it are used; of the other options only --data and --threads apply.
     #[arg(long, value_name = "BACKUP")]
     resume: Option<PathBuf>,
     #[command(flatten)]
@@ -144,6 +144,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let (resumed, settings) = match &args.resume {
         Some(path) => {
             let (model, state) = load_backup(path).context("--resume")?;
+            super::check_classifier(&model, path)?;
             let settings: Settings =
                 serde_json::from_value(state.extra.clone()).with_context(|| {
                     format!(

@@ -66,7 +66,11 @@ impl EarlyStopping {
 
 impl Callback for EarlyStopping {
     fn on_train_begin(&mut self, info: &TrainInfo) -> Result<(), TrainError> {
-        check_monitor("EarlyStopping", self.monitor, info)
+        check_monitor("EarlyStopping", self.monitor, info)?;
+        // As Keras: an instance can be reused; a resumed run gets its state from `load_state`.
+        self.state = StopState::default();
+        self.best_weights = None;
+        Ok(())
     }
 
     fn on_epoch_end(

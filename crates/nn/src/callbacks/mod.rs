@@ -34,7 +34,7 @@ pub enum Control {
 /// What `fit` is about to do, for `on_train_begin`.
 #[derive(Clone, Debug)]
 pub struct TrainInfo {
-    /// The epoch to start from (0 unless resuming) and the last epoch, both counted from 0.
+    /// The epoch to start from (0-based; 0 unless resuming) and the number of epochs (the end).
     pub initial_epoch: usize,
     pub epochs: usize,
     pub steps_per_epoch: usize,

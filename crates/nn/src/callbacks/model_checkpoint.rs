@@ -47,6 +47,8 @@ impl Callback for ModelCheckpoint {
         if self.save_best_only {
             check_monitor("ModelCheckpoint", self.monitor, info)?;
         }
+        self.best = None;
+        self.saved_epochs.clear();
         Ok(())
     }
 

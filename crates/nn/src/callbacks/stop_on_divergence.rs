@@ -4,7 +4,9 @@
 //! wanders there without ever becoming NaN. Like TerminateOnNaN it runs before the optimizer
 //! step, so the batch that blew up never updates the weights.
 
-use super::{Callback, Control};
+use super::{Callback, Control, TrainInfo};
+use crate::resume::CallbackState;
+use crate::TrainError;
 
 #[derive(Clone, Debug)]
 pub struct StopOnDivergence {
@@ -29,6 +31,28 @@ impl Default for StopOnDivergence {
 }
 
 impl Callback for StopOnDivergence {
+    fn on_train_begin(&mut self, _info: &TrainInfo) -> Result<(), TrainError> {
+        self.first_loss = None; // a new run (a resumed one gets it back from `load_state`)
+        Ok(())
+    }
+
+    fn state(&self) -> Option<CallbackState> {
+        Some(CallbackState {
+            json: serde_json::json!({ "first_loss": self.first_loss }),
+            tensors: Vec::new(),
+        })
+    }
+
+    fn load_state(&mut self, state: &CallbackState) -> Result<(), TrainError> {
+        let bad = || TrainError::Resume(format!("StopOnDivergence state: {}", state.json));
+        self.first_loss = match state.json.get("first_loss") {
+            Some(serde_json::Value::Null) => None,
+            Some(v) => Some(v.as_f64().ok_or_else(bad)? as f32),
+            None => return Err(bad()),
+        };
+        Ok(())
+    }
+
     fn before_update(&mut self, loss: f32, _grads_finite: bool) -> Control {
         if !loss.is_finite() {
             return Control::Continue; // TerminateOnNaN's case

@@ -10,7 +10,7 @@
 //!
 //! Tensors: the model's weights under `weight_names()` in Keras's layout (`conv2d/kernel`
 //! (3, 3, 1, 32), `conv2d/bias` (32), ...), then the training-state tensors under their own names
-//! (e.g. `optimizer/m/conv2d/kernel`). The list in the metadata is what tells a state tensor from
+//! (e.g. `optimizer/m/0`). The list in the metadata is what tells a state tensor from
 //! a stray one, so that loading can refuse tensors nobody asked for.
 //!
 //! Loading rebuilds the model from the architecture alone and then replaces its freshly

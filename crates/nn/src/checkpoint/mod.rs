@@ -18,7 +18,7 @@
 //! ...), as F32 little-endian. The safetensors metadata carries the architecture as JSON: layer
 //! types from the closed `Layer` set with every field checked, nothing executable
 //! (`contents.rs` lists the keys). A resumable checkpoint adds a `TrainingState`: any named
-//! tensors (optimizer moments, say) and a JSON value (epoch, RNG state, history, ...).
+//! tensors (optimizer moments, say) and a JSON value (epochs done, history, callback state, ...).
 //!
 //! Saving is atomic (`crate::atomic`): a crash or a full disk leaves the previous checkpoint whole.
 //! Loading refuses any defect with an error naming the file and the problem, never panics, and
@@ -58,8 +58,8 @@ pub const TRAINING_STATE_KEY: &str = "convlab.training_state";
 pub const TRAINING_TENSORS_KEY: &str = "convlab.training_tensors";
 
 /// What resuming training needs besides the weights. The checkpoint module does not interpret
-/// it: an optimizer stores its moments as tensors (e.g. `optimizer/m/conv2d/kernel`), the
-/// training loop its epoch, RNG state, callback state and history in `json`.
+/// it: an optimizer stores its moments as tensors (e.g. `optimizer/m/0`), the
+/// training loop its epoch, callback state, callback state and history in `json`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainingState {
     /// Named tensors, in order; names must differ from each other and from the weights'.

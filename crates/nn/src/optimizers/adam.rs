@@ -50,7 +50,7 @@ impl Adam {
     }
 
     pub(super) fn step(&mut self, weights: &mut [&mut Tensor], grads: &[&Tensor]) {
-        if self.m.len() != weights.len() {
+        if self.m.len() != weights.len() || self.v.len() != weights.len() {
             self.m = zeros_like(weights);
             self.v = zeros_like(weights);
         }

@@ -70,6 +70,15 @@ impl Optimizer {
         }
     }
 
+    /// The per-weight state lists by name (empty before the first step).
+    pub fn state_slots(&self) -> Vec<(&'static str, &[Tensor])> {
+        match self {
+            Optimizer::Adam(o) => vec![("m", &o.m[..]), ("v", &o.v[..])],
+            Optimizer::Sgd(o) => vec![("velocity", &o.velocity[..])],
+            Optimizer::RmsProp(o) => vec![("v", &o.v[..])],
+        }
+    }
+
     /// Takes back the state `state_tensors` produced (the hyper-parameters and step count travel
     /// in the serialized optimizer itself).
     pub fn load_state_tensors(&mut self, tensors: &[(String, Tensor)]) -> Result<(), String> {

@@ -1,7 +1,7 @@
-//! RMSprop, as Keras (not centered, no momentum):
+//! RMSprop, as Keras 3 (not centered, no momentum):
 //! ```text
 //! v = rho * v + (1 - rho) * g²
-//! w -= lr * g / (sqrt(v) + epsilon)
+//! w -= lr * g / sqrt(v + epsilon)      (epsilon inside the root, as keras/optimizers/rmsprop.py)
 //! ```
 //! Keras's defaults: lr 1e-3, rho 0.9, epsilon 1e-7.
 
@@ -38,7 +38,7 @@ impl RmsProp {
             let (w, v) = (w.data_mut(), v.data_mut());
             for ((w, &g), v) in w.iter_mut().zip(g.data()).zip(v.iter_mut()) {
                 *v = rho * *v + (1.0 - rho) * g * g;
-                *w -= lr * g / (v.sqrt() + eps);
+                *w -= lr * g / (*v + eps).sqrt();
             }
         }
     }
@@ -50,10 +50,20 @@ mod tests {
 
     #[test]
     fn first_step() {
-        // v = 0.1 * 4 = 0.4; w = 1 - 0.01 * 2 / sqrt(0.4) = 1 - 0.0316228.
+        // v = 0.1 * 4 = 0.4; w = 1 - 0.01 * 2 / sqrt(0.4 + 1e-7) = 1 - 0.0316228.
         let mut opt = RmsProp::new(0.01);
         let mut w = Tensor::full(&[1], 1.0);
         opt.step(&mut [&mut w], &[&Tensor::full(&[1], 2.0)]);
         assert!((w.data()[0] - (1.0 - 0.031_622_78)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tiny_gradients_take_tiny_steps_as_in_keras() {
+        // g = 1e-4: v = 1e-9, step = 0.01 * 1e-4 / sqrt(1e-9 + 1e-7) = 3.1466e-3 (Keras puts
+        // epsilon inside the root; outside it the step would be 0.01 * 1e-4 / 1.3162e-4 = 7.6e-3).
+        let mut opt = RmsProp::new(0.01);
+        let mut w = Tensor::full(&[1], 0.0);
+        opt.step(&mut [&mut w], &[&Tensor::full(&[1], 1e-4)]);
+        assert!((w.data()[0] + 3.1466e-3).abs() < 1e-6, "{}", w.data()[0]);
     }
 }
