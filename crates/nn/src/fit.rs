@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use convlab_autograd::{ParamId, Tape};
+use convlab_autograd::{ParamId, Tape, Var};
 use convlab_tensor::Tensor;
 
 use crate::callbacks::{BatchLogs, Callback, Control, TrainInfo};
@@ -153,7 +153,6 @@ impl Sequential {
             }
         }
 
-        let last = self.layers().len() - 1;
         // A resumed run that had already stopped (early stopping, divergence) trains no more.
         let first_epoch = if history.stop_reason.is_some() {
             opts.epochs
@@ -171,22 +170,13 @@ impl Sequential {
             let mut stop: Option<String> = None;
 
             for (step, batch) in order.chunks(opts.batch_size).enumerate() {
-                let x = train.inputs(batch);
-                let y = train.targets(batch);
                 let mut tape = Tape::new();
-                let input = tape.constant(x);
                 let mut mode = ForwardMode {
                     training: true,
                     rng: &mut dropout_rng,
                 };
-                let out = self.forward_to(
-                    &mut tape,
-                    &input,
-                    last,
-                    &mut mode,
-                    loss_kind.fuses_softmax(),
-                );
-                let loss = loss_kind.compute(&mut tape, &out, &y)?;
+                let (loss, batch_correct) =
+                    self.batch_loss(&mut tape, train, batch, loss_kind, &mut mode)?;
                 let grads = tape.backward(&loss)?;
                 let loss_value = loss.value().item();
 
@@ -206,9 +196,7 @@ impl Sequential {
 
                 loss_sum += loss_value as f64 * batch.len() as f64;
                 seen += batch.len();
-                if loss_kind.has_accuracy() {
-                    correct += correct_count(&out.output, &y);
-                }
+                correct += batch_correct;
                 for cb in callbacks.iter_mut() {
                     if let Control::Stop { reason } = cb.before_update(loss_value, finite) {
                         stop.get_or_insert(reason);
@@ -286,6 +274,29 @@ impl Sequential {
         Ok(history)
     }
 
+    /// One batch through the model on `tape` and its loss (fused with a final softmax), with how
+    /// many of its rows were classified right: the part training and evaluation share.
+    fn batch_loss(
+        &self,
+        tape: &mut Tape,
+        data: &dyn Dataset,
+        batch: &[usize],
+        loss_kind: Loss,
+        mode: &mut ForwardMode,
+    ) -> Result<(Var, usize), TrainError> {
+        let input = tape.constant(data.inputs(batch));
+        let y = data.targets(batch);
+        let last = self.layers().len() - 1;
+        let out = self.forward_to(tape, &input, last, mode, loss_kind.fuses_softmax());
+        let loss = loss_kind.compute(tape, &out, &y)?;
+        let correct = if loss_kind.has_accuracy() {
+            correct_count(&out.output, &y)
+        } else {
+            0
+        };
+        Ok((loss, correct))
+    }
+
     /// Mean loss and accuracy over `data`, in batches, with no graph recorded and dropout off.
     pub fn evaluate(
         &self,
@@ -293,11 +304,9 @@ impl Sequential {
         batch_size: usize,
     ) -> Result<Evaluation, TrainError> {
         let loss_kind = self.training.as_ref().ok_or(TrainError::NotCompiled)?.loss;
-        let last = self
-            .layers()
-            .len()
-            .checked_sub(1)
-            .ok_or(crate::ModelError::Empty)?;
+        if self.layers().is_empty() {
+            return Err(crate::ModelError::Empty.into());
+        }
         if batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
@@ -307,24 +316,14 @@ impl Sequential {
         let indices: Vec<usize> = (0..data.len()).collect();
         for batch in indices.chunks(batch_size) {
             let mut tape = Tape::no_grad();
-            let input = tape.constant(data.inputs(batch));
-            let y = data.targets(batch);
             let mut mode = ForwardMode {
                 training: false,
                 rng: &mut rng,
             };
-            let out = self.forward_to(
-                &mut tape,
-                &input,
-                last,
-                &mut mode,
-                loss_kind.fuses_softmax(),
-            );
-            let loss = loss_kind.compute(&mut tape, &out, &y)?;
+            let (loss, batch_correct) =
+                self.batch_loss(&mut tape, data, batch, loss_kind, &mut mode)?;
             loss_sum += loss.value().item() as f64 * batch.len() as f64;
-            if loss_kind.has_accuracy() {
-                correct += correct_count(&out.output, &y);
-            }
+            correct += batch_correct;
         }
         let n = data.len() as f64;
         Ok(Evaluation {
