@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use convlab_cli::draw::{histogram, image_grid, side_by_side, ColorScale, GridOpts, Tile};
+use convlab_cli::draw::{histogram, side_by_side, ColorScale, GridOpts};
 use convlab_nn::{chapter_model, ConvAlgorithm, Dataset, LayerEntry, Sequential};
 
-use super::{load_model, write_output};
+use super::{channel_grid, input_image, load_model, write_output};
 use crate::data::{self, DataArgs, Split};
 
 #[derive(Subcommand, Debug)]
@@ -157,23 +157,6 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
             "--channel {} is out of range: the kernel has {cin} input channels",
             args.channel
         );
-        // Tile f holds w[.., .., channel, f]: gather it into its own kh x kw block.
-        let blocks: Vec<Vec<f32>> = (0..cout)
-            .map(|f| {
-                (0..kh * kw)
-                    .map(|tap| kernel.data()[(tap * cin + args.channel) * cout + f])
-                    .collect()
-            })
-            .collect();
-        let tiles: Vec<Tile> = blocks
-            .iter()
-            .map(|b| Tile {
-                values: b,
-                height: kh,
-                width: kw,
-            })
-            .collect();
-        let cols = cout.min(16);
         let opts = GridOpts {
             color_scale: ColorScale::Fixed {
                 vmin: args.vmin,
@@ -181,7 +164,9 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
             },
             ..GridOpts::filters()
         };
-        let image = image_grid(&tiles, cout.div_ceil(cols), cols, &opts)?;
+        // Filter f of the chosen input channel: w[.., .., channel, f], 16 filters per row.
+        let offset = args.channel * cout;
+        let image = channel_grid(kernel.data(), kh, kw, cin * cout, offset, cout, 16, &opts)?;
         write_output(path, &image.to_png()?)?;
     }
     Ok(ExitCode::SUCCESS)
@@ -215,35 +200,10 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     );
     let x = split.inputs(&[args.index]);
     let maps = model.layer_output(&x, args.layer, 1)?;
-    // Map m is channel m of the NHWC output: gather it into an h x w block.
-    let blocks: Vec<Vec<f32>> = (0..c)
-        .map(|m| (0..h * w).map(|p| maps.data()[p * c + m]).collect())
-        .collect();
-    let tiles: Vec<Tile> = blocks
-        .iter()
-        .map(|b| Tile {
-            values: b,
-            height: h,
-            width: w,
-        })
-        .collect();
-    let cols = c.min(8);
-    let grid = image_grid(&tiles, c.div_ceil(cols), cols, &GridOpts::feature_maps())?;
-    let [_, ih, iw, _] = x.dims4("feature maps input");
-    let input_opts = GridOpts {
-        scale: (grid.height() / (ih + 2)).max(1),
-        ..GridOpts::input_image()
-    };
-    let input = image_grid(
-        &[Tile {
-            values: x.data(),
-            height: ih,
-            width: iw,
-        }],
-        1,
-        1,
-        &input_opts,
-    )?;
+    // Map m is channel m of the NHWC output, 8 maps per row.
+    let grid = channel_grid(maps.data(), h, w, c, 0, c, 8, &GridOpts::feature_maps())?;
+    // The input beside it, scaled to the grid's height.
+    let input = input_image(&x, (grid.height() / (x.shape()[1] + 2)).max(1))?;
     let picture = side_by_side(&input, &grid, 8, [255, 255, 255])?;
     println!(
         "layer {} {}: {c} maps of {h}x{w} for {:?} image {}",

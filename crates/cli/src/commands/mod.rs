@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::ValueEnum;
-use convlab_nn::{ConvAlgorithm, Sequential};
+use convlab_cli::draw::{image_grid, GridOpts, RgbImage, Tile};
+use convlab_nn::{ConvAlgorithm, Sequential, Tensor};
 
 /// `--conv im2col|direct`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -55,6 +56,55 @@ pub fn check_classifier(model: &Sequential, path: &Path) -> Result<()> {
         keras_shape(model.output_shape())
     );
     Ok(())
+}
+
+/// A grid of `count` images of `height x width`: image j is column `offset + j` of `data`, read
+/// as `height * width` rows of `row_len` values. A kernel (kh, kw, in, out) is kh*kw rows of
+/// in*out (offset channel*out picks one input channel); an NHWC output (1, h, w, c) is h*w rows
+/// of c. `cols` images per row of the grid.
+#[allow(clippy::too_many_arguments)]
+pub fn channel_grid(
+    data: &[f32],
+    height: usize,
+    width: usize,
+    row_len: usize,
+    offset: usize,
+    count: usize,
+    cols: usize,
+    opts: &GridOpts,
+) -> Result<RgbImage> {
+    let blocks: Vec<Vec<f32>> = (0..count)
+        .map(|j| {
+            (0..height * width)
+                .map(|r| data[r * row_len + offset + j])
+                .collect()
+        })
+        .collect();
+    let tiles: Vec<Tile> = blocks
+        .iter()
+        .map(|b| Tile {
+            values: b,
+            height,
+            width,
+        })
+        .collect();
+    let cols = count.min(cols).max(1);
+    Ok(image_grid(&tiles, count.div_ceil(cols), cols, opts)?)
+}
+
+/// One input image (1, H, W, 1) in grey, as the chapter draws it, scaled up `scale` times.
+pub fn input_image(x: &Tensor, scale: usize) -> Result<RgbImage> {
+    let [_, height, width, _] = x.dims4("input image");
+    let tile = Tile {
+        values: x.data(),
+        height,
+        width,
+    };
+    let opts = GridOpts {
+        scale,
+        ..GridOpts::input_image()
+    };
+    Ok(image_grid(&[tile], 1, 1, &opts)?)
 }
 
 /// `dir/stem.ext` beside `path`: best-cnn-model.safetensors -> best-cnn-model.history.csv.

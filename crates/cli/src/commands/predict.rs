@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use convlab_cli::draw::{image_grid, GridOpts, Tile};
 use convlab_nn::Dataset;
 
-use super::{load_classifier, write_output};
+use super::{input_image, load_classifier, write_output};
 use crate::data::{self, DataArgs, Split, CLASS_NAMES};
 
 #[derive(Args, Debug)]
@@ -64,18 +63,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         );
     }
     if let Some(out) = &args.out {
-        let [_, h, w, _] = x.dims4("predict");
-        let tile = Tile {
-            values: x.data(),
-            height: h,
-            width: w,
-        };
-        let opts = GridOpts {
-            scale: 8,
-            ..GridOpts::input_image()
-        };
-        let image = image_grid(&[tile], 1, 1, &opts)?;
-        write_output(out, &image.to_png()?)?;
+        write_output(out, &input_image(&x, 8)?.to_png()?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
