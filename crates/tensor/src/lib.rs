@@ -4,7 +4,8 @@
 //! kernels every layer needs, each forward beside its backward:
 //! - `conv2d`: convolution, channels-last, by im2col + GEMM or directly;
 //! - `pool2d`: max and average pooling;
-//! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses.
+//! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
+//! - `rng`: the seeded generator every random draw in convlab comes from.
 //!
 //! Conventions: tensors are NHWC, kernels (KH, KW, C_in, C_out) like Keras, `same` padding by
 //! TensorFlow's rule. Kernels run on rayon's thread pool (`RAYON_NUM_THREADS=1` makes them serial).
@@ -20,6 +21,7 @@ pub mod error;
 pub mod gemm;
 pub mod pool2d;
 pub mod reduce;
+pub mod rng;
 pub mod softmax;
 mod tensor;
 

@@ -6,19 +6,10 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// Uniform values in [-1, 1) from a seed (SplitMix64), so failures replay exactly.
+/// Uniform values in [-1, 1) from a seed, so failures replay exactly.
 fn random(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut rng = crate::rng::Rng::new(seed);
+    (0..len).map(|_| rng.uniform_range(-1.0, 1.0)).collect()
 }
 
 fn tensor(shape: &[usize], seed: u64) -> Tensor {
