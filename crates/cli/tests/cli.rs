@@ -128,7 +128,7 @@ fn train_on_real_data_learns_and_writes_its_outputs() {
 
     let csv = std::fs::read_to_string(t.checkpoint.with_file_name("model.history.csv")).unwrap();
     assert!(
-        csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n1,"),
+        csv.starts_with("epoch,loss,accuracy,val_loss,val_accuracy,seconds,stop_reason\n1,"),
         "{csv}"
     );
     assert_svg(&t.checkpoint.with_file_name("model.curves.svg"));
@@ -400,9 +400,14 @@ fn a_diverging_run_stops_with_a_message_and_exit_code_1() {
     assert!(out.contains("stopped: training diverged"), "{out}");
     assert!(out.contains("no checkpoint was written"), "{out}");
     assert!(!checkpoint.exists());
-    // The history still says what happened in the epoch that diverged.
+    // The history still says what happened in the epoch that diverged, and why it stopped.
     let csv = std::fs::read_to_string(dir.join("m.history.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    let last = csv.lines().last().unwrap();
+    assert!(
+        last.starts_with("1,") && last.contains(",\"") && last.contains("training diverged"),
+        "{csv}"
+    );
 }
 
 #[test]

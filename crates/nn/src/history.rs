@@ -102,13 +102,21 @@ impl History {
         best.map(|b| b.0)
     }
 
-    /// The history as CSV: epoch,loss,accuracy,val_loss,val_accuracy,seconds.
+    /// The history as CSV: epoch,loss,accuracy,val_loss,val_accuracy,seconds,stop_reason. The
+    /// stop reason, if training stopped early, is on the last epoch's row (quoted, since it is
+    /// prose); every other row leaves it empty.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("epoch,loss,accuracy,val_loss,val_accuracy,seconds\n");
+        let mut out =
+            String::from("epoch,loss,accuracy,val_loss,val_accuracy,seconds,stop_reason\n");
         let opt = |v: Option<f32>| v.map_or(String::new(), |v| format!("{v:.6}"));
-        for e in &self.epochs {
+        for (i, e) in self.epochs.iter().enumerate() {
+            let last = i + 1 == self.epochs.len();
+            let reason = match &self.stop_reason {
+                Some(reason) if last => csv_quote(reason),
+                _ => String::new(),
+            };
             out.push_str(&format!(
-                "{},{:.6},{},{},{},{:.3}\n",
+                "{},{:.6},{},{},{},{:.3},{reason}\n",
                 e.epoch,
                 e.loss,
                 opt(e.accuracy),
@@ -118,5 +126,49 @@ impl History {
             ));
         }
         out
+    }
+}
+
+/// A CSV field in double quotes, with inner quotes doubled (RFC 4180).
+fn csv_quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logs(epoch: usize) -> EpochLogs {
+        EpochLogs {
+            epoch,
+            loss: 0.5,
+            accuracy: Some(0.75),
+            val_loss: None,
+            val_accuracy: None,
+            seconds: 1.25,
+        }
+    }
+
+    #[test]
+    fn csv_puts_the_stop_reason_on_the_last_row_quoted() {
+        let mut history = History {
+            epochs: vec![logs(1), logs(2)],
+            stop_reason: None,
+        };
+        let header = "epoch,loss,accuracy,val_loss,val_accuracy,seconds,stop_reason";
+        let row = |epoch: usize| format!("{epoch},0.500000,0.750000,,,1.250,");
+        assert_eq!(
+            history.to_csv(),
+            format!("{header}\n{}\n{}\n", row(1), row(2))
+        );
+        history.stop_reason = Some("diverged: loss 1e30, \"x\" > 1e6".into());
+        assert_eq!(
+            history.to_csv(),
+            format!(
+                "{header}\n{}\n{}\"diverged: loss 1e30, \"\"x\"\" > 1e6\"\n",
+                row(1),
+                row(2)
+            )
+        );
     }
 }

@@ -249,6 +249,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .context("training")?;
     if let Some(reason) = &history.stop_reason {
         println!("stopped: {reason}");
+        // The callback wrote the CSV before fit decided to stop; write it again with the reason.
+        convlab_cli::draw::write_atomic(&csv_path, history.to_csv().as_bytes())
+            .with_context(|| format!("writing {}", csv_path.display()))?;
     }
     match checkpoint.saved_epochs.last() {
         Some(epoch) => println!(
