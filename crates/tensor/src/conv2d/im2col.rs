@@ -9,27 +9,43 @@
 //!            dP = dY · Wᵀ          [N*HO*WO, KH*KW*C], then col2im adds each row back into dx
 //!            db = column sums of dY
 //! ```
-//! The transposes are strides (`MatRef::t`), not copies. P is rebuilt in the backward pass rather
-//! than kept from the forward: building it is cheap next to the GEMM and saves its memory between
-//! the passes (58 MB for conv2 at batch 256).
+//! The transposes are strides (`MatRef::t`), not copies. P is never built whole: both passes
+//! work through the batch a few images at a time (a block), so each block of P is written and
+//! read again while it is in cache, and the backward pass rebuilds its block rather than keeping
+//! P from the forward (P would be 58 MB for conv2 at batch 256).
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
-use crate::gemm::{gemm, MatMut, MatRef};
+use super::{Conv2dGeometry, Conv2dGrads};
+use crate::gemm::{gemm_serial, MatMut, MatRef};
 use crate::Tensor;
 
 thread_local! {
-    /// The patch matrix buffer, kept between calls: at batch 32 it is 7 MB for conv2, and
-    /// allocating it afresh each step costs a memset or page faults every time.
+    /// Each thread's patch matrix buffer, kept between calls: allocating it afresh each step
+    /// costs a memset or page faults every time.
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Values per block of the patch matrix in the forward pass: 2 MB, about 1,800 rows of conv2's
-/// 288 taps (and all of conv1's at batch 32: its rows have only 9 taps).
-const FORWARD_BLOCK_VALUES: usize = 1 << 19;
+/// Target size of one block's patch matrix: 256K values (1 MB), so that a block, its slice of
+/// y or dy and W stay in one core's L2 cache (2 MB here) between im2col and the GEMM that reads it.
+/// conv2's patch rows (288 taps, 196 per image) make that 4 images.
+const BLOCK_VALUES: usize = 1 << 18;
+
+/// A batch is cut into at least this many blocks (when it has that many images), so that both
+/// threads have work even when one block would fit in cache (conv1: 9 taps per row).
+const MIN_BLOCKS: usize = 8;
+
+/// How many images go in one block. The blocks depend on the shapes only, never on the number of
+/// threads, so the order in which block partial sums are added (dw, db) is fixed: the result is
+/// the same on 1 thread or 2.
+fn images_per_block(g: &Conv2dGeometry) -> usize {
+    let per_image = g.ho * g.wo * g.kh * g.kw * g.c;
+    (BLOCK_VALUES / per_image)
+        .clamp(1, g.n)
+        .min(g.n.div_ceil(MIN_BLOCKS))
+}
 
 /// Runs `f` on a buffer of `len` floats (contents unspecified), reusing this thread's buffer
 /// when it is free (a fresh one otherwise, e.g. if a conv runs inside another's `f`).
@@ -45,123 +61,129 @@ fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// Writes the patch matrix of `x` into `patches` ([N*HO*WO, KH*KW*C], row-major).
-/// Padding taps are written as zeros, so `patches` may hold anything on entry.
-pub fn im2col(g: &Conv2dGeometry, x: &[f32], patches: &mut [f32]) {
-    im2col_rows(g, x, 0, patches);
-}
-
-/// The part of the patch matrix that belongs to output rows `first_row..` (an output row is one
-/// (n, oy) pair, i.e. WO patch rows), as many rows as `patches` holds.
-fn im2col_rows(g: &Conv2dGeometry, x: &[f32], first_row: usize, patches: &mut [f32]) {
+/// Writes the rows of the patch matrix that belong to images `first_image..`, as many images as
+/// `patches` holds (HO*WO rows of KH*KW*C taps each). Padding taps are written as zeros, so
+/// `patches` may hold anything on entry.
+fn im2col_images(g: &Conv2dGeometry, x: &[f32], first_image: usize, patches: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
+    let per_image = g.ho * g.wo * k;
     assert!(
-        patches.len().is_multiple_of(g.wo * k)
-            && first_row * g.wo * k + patches.len() <= g.n * g.ho * g.wo * k,
+        patches.len().is_multiple_of(per_image)
+            && first_image * per_image + patches.len() <= g.n * per_image,
         "im2col: patch buffer size"
     );
-    // One output row (n, oy) per task: WO rows of the patch matrix.
-    patches
-        .par_chunks_mut(g.wo * k)
-        .enumerate()
-        .for_each(|(i, p_row)| {
-            let row = first_row + i;
-            let (ni, oy) = (row / g.ho, row % g.ho);
-            for ox in 0..g.wo {
-                let patch = &mut p_row[ox * k..(ox + 1) * k];
-                for ky in 0..g.kh {
-                    let taps = &mut patch[ky * g.kw * g.c..(ky + 1) * g.kw * g.c];
-                    let Some(iy) = g.input_row(oy, ky) else {
-                        taps.fill(0.0);
-                        continue;
-                    };
-                    for kx in 0..g.kw {
-                        let tap = &mut taps[kx * g.c..(kx + 1) * g.c];
-                        match g.input_col(ox, kx) {
-                            Some(ix) => {
-                                let at = ((ni * g.h + iy) * g.w + ix) * g.c;
-                                tap.copy_from_slice(&x[at..at + g.c]);
-                            }
-                            None => tap.fill(0.0),
-                        }
+    // A kernel row's KW taps read KW neighbouring pixels, which are contiguous in NHWC: when the
+    // window lies inside the image they are one copy of KW*C values instead of KW copies of C.
+    let run = g.kw * g.c;
+    for (i, p_image) in patches.chunks_exact_mut(per_image).enumerate() {
+        let image = &x[(first_image + i) * g.h * g.w * g.c..][..g.h * g.w * g.c];
+        for (pos, patch) in p_image.chunks_exact_mut(k).enumerate() {
+            let (oy, ox) = (pos / g.wo, pos % g.wo);
+            let first_col = (ox * g.sw).checked_sub(g.pad_left);
+            let inside = first_col.is_some_and(|ix| ix + g.kw <= g.w);
+            for (ky, taps) in patch.chunks_exact_mut(run).enumerate() {
+                let Some(iy) = g.input_row(oy, ky) else {
+                    taps.fill(0.0);
+                    continue;
+                };
+                let row = &image[iy * g.w * g.c..][..g.w * g.c];
+                if let (true, Some(ix)) = (inside, first_col) {
+                    taps.copy_from_slice(&row[ix * g.c..][..run]);
+                    continue;
+                }
+                for (kx, tap) in taps.chunks_exact_mut(g.c).enumerate() {
+                    match g.input_col(ox, kx) {
+                        Some(ix) => tap.copy_from_slice(&row[ix * g.c..][..g.c]),
+                        None => tap.fill(0.0),
                     }
                 }
             }
-        });
+        }
+    }
 }
 
 /// The adjoint of `im2col`: adds every patch-matrix entry back into the input position it was
-/// copied from. Parallel over images: the windows of one image overlap, those of two never do.
-pub fn col2im(g: &Conv2dGeometry, dpatches: &[f32], dx: &mut [f32]) {
+/// copied from. `dx` holds whole images (as many as `dpatches` has rows for) and is overwritten.
+fn col2im(g: &Conv2dGeometry, dpatches: &[f32], dx: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
     let image = g.h * g.w * g.c;
-    dx.par_chunks_mut(image)
-        .zip(dpatches.par_chunks(g.ho * g.wo * k))
-        .for_each(|(dx_img, dp_img)| {
-            dx_img.fill(0.0);
-            for oy in 0..g.ho {
-                for ox in 0..g.wo {
-                    let patch = &dp_img[(oy * g.wo + ox) * k..][..k];
-                    for ky in 0..g.kh {
-                        let Some(iy) = g.input_row(oy, ky) else {
-                            continue;
-                        };
-                        for kx in 0..g.kw {
-                            let Some(ix) = g.input_col(ox, kx) else {
-                                continue;
-                            };
-                            let tap = &patch[(ky * g.kw + kx) * g.c..][..g.c];
-                            let dx_px = &mut dx_img[(iy * g.w + ix) * g.c..][..g.c];
-                            for (d, &v) in dx_px.iter_mut().zip(tap) {
-                                *d += v;
-                            }
-                        }
+    for (dx_img, dp_img) in dx
+        .chunks_exact_mut(image)
+        .zip(dpatches.chunks_exact(g.ho * g.wo * k))
+    {
+        dx_img.fill(0.0);
+        for (pos, patch) in dp_img.chunks_exact(k).enumerate() {
+            let (oy, ox) = (pos / g.wo, pos % g.wo);
+            for ky in 0..g.kh {
+                let Some(iy) = g.input_row(oy, ky) else {
+                    continue;
+                };
+                for kx in 0..g.kw {
+                    let Some(ix) = g.input_col(ox, kx) else {
+                        continue;
+                    };
+                    let tap = &patch[(ky * g.kw + kx) * g.c..][..g.c];
+                    let dx_px = &mut dx_img[(iy * g.w + ix) * g.c..][..g.c];
+                    for (d, &v) in dx_px.iter_mut().zip(tap) {
+                        *d += v;
                     }
                 }
             }
-        });
+        }
+    }
 }
 
-/// y = conv2d(x, w) + b by im2col and one GEMM. Shapes as in the module docs.
+/// y = conv2d(x, w) + b by im2col and GEMM. Shapes as in the module docs.
+///
+/// The batch is cut into blocks of a few images (`images_per_block`), one rayon task each: a
+/// task builds its block's patch matrix and multiplies it on one thread while it is still in
+/// that core's cache, so the two threads never share a GEMM or wait for each other.
 pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     g.assert_shapes(
         "conv2d im2col forward",
         &[("x", x, g.x_shape()), ("w", w, g.w_shape())],
     );
-    let (m, k) = (g.n * g.ho * g.wo, g.kh * g.kw * g.c);
-    // Start y as the bias broadcast over rows and let the GEMM add P·W to it (beta = 1).
-    let mut y = match b {
-        Some(b) => {
-            g.assert_bias("conv2d im2col forward", b);
-            b.data().repeat(m)
-        }
-        None => vec![0.0f32; m * g.co],
-    };
-    // The patch matrix is built and multiplied in blocks of about FORWARD_BLOCK_VALUES values,
-    // so each block is still in cache when the GEMM reads it: at batch 256 the whole matrix of
-    // conv2 is 58 MB and the untiled forward ran at half the speed of batch 32.
-    let out_rows = g.n * g.ho;
-    let rows_per_block = (FORWARD_BLOCK_VALUES / (g.wo * k)).max(1);
-    with_patch_buffer(rows_per_block.min(out_rows) * g.wo * k, |buffer| {
-        for first in (0..out_rows).step_by(rows_per_block) {
-            let rows = rows_per_block.min(out_rows - first) * g.wo;
-            let patches = &mut buffer[..rows * k];
-            im2col_rows(g, x.data(), first, patches);
-            let y_block = &mut y[first * g.wo * g.co..][..rows * g.co];
-            gemm(
-                1.0,
-                MatRef::row_major(patches, rows, k),
-                MatRef::row_major(w.data(), k, g.co),
-                1.0,
-                MatMut::row_major(y_block, rows, g.co),
-            );
-        }
-    });
+    if let Some(b) = b {
+        g.assert_bias("conv2d im2col forward", b);
+    }
+    let k = g.kh * g.kw * g.c;
+    let images = images_per_block(g);
+    let mut y = vec![0.0f32; g.n * g.ho * g.wo * g.co];
+    y.par_chunks_mut(images * g.ho * g.wo * g.co)
+        .enumerate()
+        .for_each(|(block, y_block)| {
+            let rows = y_block.len() / g.co;
+            with_patch_buffer(rows * k, |patches| {
+                im2col_images(g, x.data(), block * images, patches);
+                // Y starts as the bias broadcast over rows and the GEMM adds P·W (beta = 1).
+                let beta = match b {
+                    Some(b) => {
+                        for y_row in y_block.chunks_exact_mut(g.co) {
+                            y_row.copy_from_slice(b.data());
+                        }
+                        1.0
+                    }
+                    None => 0.0,
+                };
+                gemm_serial(
+                    1.0,
+                    MatRef::row_major(patches, rows, k),
+                    MatRef::row_major(w.data(), k, g.co),
+                    beta,
+                    MatMut::row_major(y_block, rows, g.co),
+                );
+            });
+        });
     Tensor::from_vec("conv2d im2col forward", &g.y_shape(), y)
 }
 
 /// Gradients of the im2col convolution (see the module docs for the three products). dx is
 /// computed only if `need_dx` (not for a first layer, whose input is the data).
+///
+/// Blocked like the forward pass: each task rebuilds its block's patch matrix, adds Pᵀ·dY into
+/// the block's own partial dw (and its column sums into a partial db), then reuses the buffer
+/// for dP = dY·Wᵀ and scatters it into its images of dx. The partial sums are added in block
+/// order afterwards, so the result does not depend on which thread ran which block.
 pub fn im2col_backward(
     g: &Conv2dGeometry,
     x: &Tensor,
@@ -177,36 +199,71 @@ pub fn im2col_backward(
             ("dy", dy, g.y_shape()),
         ],
     );
-    let (m, k) = (g.n * g.ho * g.wo, g.kh * g.kw * g.c);
-    let mut dw = vec![0.0f32; k * g.co];
-    let dx = with_patch_buffer(m * k, |patches| {
-        im2col(g, x.data(), patches);
-        // dW = Pᵀ · dY: P is read transposed through its strides.
-        gemm(
-            1.0,
-            MatRef::row_major(patches, m, k).t(),
-            MatRef::row_major(dy.data(), m, g.co),
-            0.0,
-            MatMut::row_major(&mut dw, k, g.co),
-        );
-        if !need_dx {
-            return None;
-        }
-        // dP = dY · Wᵀ, into the same buffer, then scatter it back with col2im.
-        gemm(
-            1.0,
-            MatRef::row_major(dy.data(), m, g.co),
-            MatRef::row_major(w.data(), k, g.co).t(),
-            0.0,
-            MatMut::row_major(patches, m, k),
-        );
-        let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
-        col2im(g, patches, &mut dx);
-        Some(Tensor::from_vec("conv2d im2col backward", &g.x_shape(), dx))
-    });
+    let k = g.kh * g.kw * g.c;
+    let images = images_per_block(g);
+    let blocks = g.n.div_ceil(images);
+    let mut dx = vec![0.0f32; if need_dx { g.n * g.h * g.w * g.c } else { 0 }];
+    let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
+        dx.chunks_mut(images * g.h * g.w * g.c).map(Some).collect()
+    } else {
+        (0..blocks).map(|_| None).collect()
+    };
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_blocks
+        .into_par_iter()
+        .zip(dy.data().par_chunks(images * g.ho * g.wo * g.co))
+        .enumerate()
+        .map(|(block, (dx_block, dy_block))| {
+            let rows = dy_block.len() / g.co;
+            let mut dw = vec![0.0f32; k * g.co];
+            let db = column_sums(dy_block, g.co);
+            with_patch_buffer(rows * k, |patches| {
+                im2col_images(g, x.data(), block * images, patches);
+                // dW = Pᵀ · dY: P is read transposed through its strides.
+                gemm_serial(
+                    1.0,
+                    MatRef::row_major(patches, rows, k).t(),
+                    MatRef::row_major(dy_block, rows, g.co),
+                    0.0,
+                    MatMut::row_major(&mut dw, k, g.co),
+                );
+                if let Some(dx_block) = dx_block {
+                    // dP = dY · Wᵀ into the same buffer (P is no longer needed), then col2im.
+                    gemm_serial(
+                        1.0,
+                        MatRef::row_major(dy_block, rows, g.co),
+                        MatRef::row_major(w.data(), k, g.co).t(),
+                        0.0,
+                        MatMut::row_major(patches, rows, k),
+                    );
+                    col2im(g, patches, dx_block);
+                }
+            });
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![0.0f32; k * g.co], vec![0.0f32; g.co]);
+    for (dw_part, db_part) in &partials {
+        add_into(&mut dw, dw_part);
+        add_into(&mut db, db_part);
+    }
     Conv2dGrads {
-        dx,
+        dx: need_dx.then(|| Tensor::from_vec("conv2d im2col backward", &g.x_shape(), dx)),
         dw: Tensor::from_vec("conv2d im2col backward", &g.w_shape(), dw),
-        db: bias_grad(g, dy.data()),
+        db: Tensor::from_vec("conv2d im2col backward", &[g.co], db),
+    }
+}
+
+/// The sums of the columns of a row-major matrix with `cols` columns.
+fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+    let mut sums = vec![0.0f32; cols];
+    for row in m.chunks_exact(cols) {
+        add_into(&mut sums, row);
+    }
+    sums
+}
+
+fn add_into(acc: &mut [f32], values: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(values) {
+        *a += v;
     }
 }

@@ -47,19 +47,35 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> MaxPoolOutput {
             for ox in 0..g.wo {
                 let best = &mut y_row[ox * g.c..][..g.c];
                 let best_at = &mut arg_row[ox * g.c..][..g.c];
+                // The first cell of the window starts as the best, whatever it holds (even -inf
+                // or NaN), so every output has a real input. (A window is never empty: TF's
+                // rules put at least one input in each; if one were, it would stay -inf.)
                 best.fill(f32::NEG_INFINITY);
                 best_at.fill(u32::MAX);
+                let mut first = true;
                 for iy in g.rows(oy) {
                     for ix in g.cols(ox) {
                         let at = (iy * g.w + ix) * g.c;
-                        for ch in 0..g.c {
-                            let v = image[at + ch];
-                            // Strictly greater: ties keep the first. The first cell always wins
-                            // (even -inf or NaN), so every output has a real input.
-                            if v > best[ch] || best_at[ch] == u32::MAX {
-                                best[ch] = v;
-                                best_at[ch] = (at + ch) as u32;
+                        let cell = &image[at..][..g.c];
+                        if first {
+                            best.copy_from_slice(cell);
+                            for (ch, a) in best_at.iter_mut().enumerate() {
+                                *a = (at + ch) as u32;
                             }
+                            first = false;
+                            continue;
+                        }
+                        // Strictly greater: ties keep the first. Written as selects, without a
+                        // branch, so the loop over channels vectorises.
+                        for (ch, ((b, a), &v)) in best
+                            .iter_mut()
+                            .zip(best_at.iter_mut())
+                            .zip(cell)
+                            .enumerate()
+                        {
+                            let better = v > *b;
+                            *b = if better { v } else { *b };
+                            *a = if better { (at + ch) as u32 } else { *a };
                         }
                     }
                 }
