@@ -246,6 +246,10 @@ impl Sequential {
                     tape.param(ParamId(param_index - 1), w.clone())
                 })
                 .collect();
+            if let Some(y) = entry.layer.forward_fused(tape, &h, &params) {
+                h = y;
+                continue;
+            }
             let pre = entry.layer.forward(tape, &h, &params, mode);
             let activation = entry.layer.activation();
             if k == self.layers.len() - 1 && fuse_softmax && activation == Activation::Softmax {

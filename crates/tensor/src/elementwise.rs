@@ -94,14 +94,34 @@ pub fn add_bias(x: &Tensor, bias: &Tensor) -> Tensor {
 
 /// max(x, 0). NaN stays NaN (as in TensorFlow), so a broken weight cannot hide behind a ReLU.
 pub fn relu(x: &Tensor) -> Tensor {
-    map(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
+    map(x, relu_value)
 }
 
 /// The gradient of relu: dy where the *output* y > 0, else 0. relu'(0) is defined as 0 (as in
 /// TensorFlow and PyTorch), so a unit exactly at the kink passes no gradient.
 #[track_caller]
 pub fn relu_backward(y: &Tensor, dy: &Tensor) -> Tensor {
-    zip_map("relu backward", y, dy, |y, d| if y > 0.0 { d } else { 0.0 })
+    zip_map("relu backward", y, dy, relu_grad_value)
+}
+
+/// relu of one value (shared with the convolution that fuses it, so both give the same bits).
+#[inline(always)]
+pub fn relu_value(v: f32) -> f32 {
+    if v > 0.0 || v.is_nan() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// The gradient of relu at one unit: `dy` if its output `y` is positive, else 0.
+#[inline(always)]
+pub fn relu_grad_value(y: f32, dy: f32) -> f32 {
+    if y > 0.0 {
+        dy
+    } else {
+        0.0
+    }
 }
 
 /// 1 / (1 + e^-x), computed without overflow for large |x|.

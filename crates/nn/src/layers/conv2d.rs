@@ -134,6 +134,26 @@ impl Conv2D {
         specs
     }
 
+    /// The convolution and a ReLU activation as one fused op (`Tape::conv2d_relu`: one pass over
+    /// the output fewer, forward and backward), or None if the activation is not ReLU.
+    pub(super) fn forward_with_relu(
+        &self,
+        tape: &mut Tape,
+        x: &Var,
+        params: &[Var],
+    ) -> Option<Var> {
+        (self.activation == Activation::Relu).then(|| {
+            tape.conv2d_relu(
+                x,
+                &params[0],
+                params.get(1),
+                (self.strides.0, self.strides.1),
+                self.padding,
+                self.algorithm,
+            )
+        })
+    }
+
     pub(super) fn forward(&self, tape: &mut Tape, x: &Var, params: &[Var]) -> Var {
         tape.conv2d(
             x,

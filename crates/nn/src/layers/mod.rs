@@ -118,6 +118,15 @@ impl Layer {
         }
     }
 
+    /// The forward pass *with* the activation, for a layer that fuses the two into one op
+    /// (Conv2D with ReLU); None for every other layer, which runs `forward` then the activation.
+    pub fn forward_fused(&self, tape: &mut Tape, x: &Var, params: &[Var]) -> Option<Var> {
+        match self {
+            Layer::Conv2D(l) => l.forward_with_relu(tape, x, params),
+            _ => None,
+        }
+    }
+
     /// The forward pass *before* the activation (x with a batch axis; `params` as `param_specs`).
     pub fn forward(&self, tape: &mut Tape, x: &Var, params: &[Var], mode: &mut ForwardMode) -> Var {
         match self {

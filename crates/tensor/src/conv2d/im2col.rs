@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::{Conv2dGeometry, Conv2dGrads};
+use crate::elementwise::{relu_grad_value, relu_value};
 use crate::gemm::{gemm_serial, MatMut, MatRef};
 use crate::Tensor;
 
@@ -139,6 +140,18 @@ fn col2im(g: &Conv2dGeometry, dpatches: &[f32], dx: &mut [f32]) {
 /// task builds its block's patch matrix and multiplies it on one thread while it is still in
 /// that core's cache, so the two threads never share a GEMM or wait for each other.
 pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    forward(g, x, w, b, false)
+}
+
+/// The forward pass, followed by ReLU if `relu`: each block is rectified right after its GEMM,
+/// while it is still in cache, instead of in a second pass over all of y.
+pub(super) fn forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    relu: bool,
+) -> Tensor {
     g.assert_shapes(
         "conv2d im2col forward",
         &[("x", x, g.x_shape()), ("w", w, g.w_shape())],
@@ -172,6 +185,9 @@ pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
                     beta,
                     MatMut::row_major(y_block, rows, g.co),
                 );
+                if relu {
+                    y_block.iter_mut().for_each(|v| *v = relu_value(*v));
+                }
             });
         });
     Tensor::from_vec("conv2d im2col forward", &g.y_shape(), y)
@@ -191,6 +207,22 @@ pub fn im2col_backward(
     dy: &Tensor,
     need_dx: bool,
 ) -> Conv2dGrads {
+    backward(g, x, w, None, dy, need_dx)
+}
+
+/// The backward pass; with `relu_y` (the output of a fused conv + ReLU), dy is first masked
+/// where y is not positive, block by block, which is ReLU's backward without a tensor of its own.
+pub(super) fn backward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    relu_y: Option<&Tensor>,
+    dy: &Tensor,
+    need_dx: bool,
+) -> Conv2dGrads {
+    if let Some(y) = relu_y {
+        g.assert_shapes("conv2d+relu im2col backward", &[("y", y, g.y_shape())]);
+    }
     g.assert_shapes(
         "conv2d im2col backward",
         &[
@@ -214,6 +246,20 @@ pub fn im2col_backward(
         .enumerate()
         .map(|(block, (dx_block, dy_block))| {
             let rows = dy_block.len() / g.co;
+            let masked: Vec<f32>;
+            let dy_block = match relu_y {
+                Some(y) => {
+                    let y_block =
+                        &y.data()[block * images * g.ho * g.wo * g.co..][..dy_block.len()];
+                    masked = y_block
+                        .iter()
+                        .zip(dy_block)
+                        .map(|(&y, &d)| relu_grad_value(y, d))
+                        .collect();
+                    &masked[..]
+                }
+                None => dy_block,
+            };
             let mut dw = vec![0.0f32; k * g.co];
             let db = column_sums(dy_block, g.co);
             with_patch_buffer(rows * k, |patches| {

@@ -24,7 +24,7 @@ mod direct;
 mod im2col;
 
 use crate::error::{checked_product, shape_panic, TensorError};
-use crate::Tensor;
+use crate::{elementwise, Tensor};
 
 pub use direct::{direct_backward, direct_forward};
 pub use im2col::{im2col_backward, im2col_forward};
@@ -293,6 +293,42 @@ pub fn conv2d_backward(
     match algorithm {
         ConvAlgorithm::Im2col => im2col_backward(g, x, w, dy, need_dx),
         ConvAlgorithm::Direct => direct_backward(g, x, w, dy, need_dx),
+    }
+}
+
+/// relu(conv2d(x, w) + b), fused: the im2col algorithm rectifies each block of y while it is
+/// in cache, saving a pass over y (the direct algorithm runs the two one after the other). Gives
+/// the same bits as `conv2d_forward` followed by `elementwise::relu`.
+pub fn conv2d_relu_forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    algorithm: ConvAlgorithm,
+) -> Tensor {
+    match algorithm {
+        ConvAlgorithm::Im2col => im2col::forward(g, x, w, b, true),
+        ConvAlgorithm::Direct => elementwise::relu(&direct_forward(g, x, w, b)),
+    }
+}
+
+/// Gradients of `conv2d_relu_forward`, given its output `y`: the convolution's backward of dy
+/// masked where y <= 0. The im2col algorithm masks block by block; the same bits as
+/// `elementwise::relu_backward` followed by `conv2d_backward`.
+pub fn conv2d_relu_backward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    algorithm: ConvAlgorithm,
+    need_dx: bool,
+) -> Conv2dGrads {
+    match algorithm {
+        ConvAlgorithm::Im2col => im2col::backward(g, x, w, Some(y), dy, need_dx),
+        ConvAlgorithm::Direct => {
+            direct_backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)
+        }
     }
 }
 

@@ -286,3 +286,26 @@ proptest! {
         check_against_reference(&g, seed);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The fused conv + ReLU is exactly the two ops one after the other: same y, same gradients,
+    /// bit for bit, for both algorithms.
+    #[test]
+    fn fused_relu_gives_the_bits_of_conv_then_relu(g in geometries(), seed in any::<u64>()) {
+        let (x, w, b) = (tensor(&g.x_shape(), seed), tensor(&g.w_shape(), seed ^ 1), tensor(&[g.co], seed ^ 2));
+        let dy = tensor(&g.y_shape(), seed ^ 3);
+        for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+            let fused = conv2d_relu_forward(&g, &x, &w, Some(&b), algorithm);
+            let y = elementwise::relu(&conv2d_forward(&g, &x, &w, Some(&b), algorithm));
+            prop_assert_eq!(fused.data(), y.data());
+            let got = conv2d_relu_backward(&g, &x, &w, &fused, &dy, algorithm, true);
+            let want = conv2d_backward(&g, &x, &w, &elementwise::relu_backward(&y, &dy), algorithm, true);
+            let (got_dx, want_dx) = (got.dx.unwrap(), want.dx.unwrap());
+            prop_assert_eq!(got_dx.data(), want_dx.data());
+            prop_assert_eq!(got.dw.data(), want.dw.data());
+            prop_assert_eq!(got.db.data(), want.db.data());
+        }
+    }
+}
