@@ -9,12 +9,24 @@ use crate::Tensor;
 /// Tensors smaller than this are processed on one thread.
 const PAR_CHUNK: usize = 1 << 15;
 
-/// `out[i] = f(a[i])`, in parallel chunks for large tensors.
+/// `len` zeros, written by all threads: `vec![0; len]` zeroes a reused allocation with one
+/// memset on the calling thread, which profiles showed as ~5% of a training epoch when every
+/// step allocates its outputs and gradients afresh.
+pub fn zeros<T: Copy + Default + Send + Sync>(len: usize) -> Vec<T> {
+    rayon::iter::repeat_n(T::default(), len)
+        .with_min_len(PAR_CHUNK)
+        .collect()
+}
+
+/// `out[i] = f(a[i])`, in parallel chunks for large tensors. The output is written once, by
+/// `collect`, not zeroed first.
 pub fn map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
-    let mut out = vec![0.0f32; x.len()];
-    out.par_chunks_mut(PAR_CHUNK)
-        .zip(x.data().par_chunks(PAR_CHUNK))
-        .for_each(|(o, a)| o.iter_mut().zip(a).for_each(|(o, &a)| *o = f(a)));
+    let out = x
+        .data()
+        .par_iter()
+        .with_min_len(PAR_CHUNK)
+        .map(|&a| f(a))
+        .collect();
     Tensor::from_vec("map", x.shape(), out)
 }
 
@@ -28,15 +40,13 @@ pub fn zip_map(op: &str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + S
             &[("a", a.shape()), ("b", b.shape())],
         );
     }
-    let mut out = vec![0.0f32; a.len()];
-    out.par_chunks_mut(PAR_CHUNK)
-        .zip(a.data().par_chunks(PAR_CHUNK))
-        .zip(b.data().par_chunks(PAR_CHUNK))
-        .for_each(|((o, a), b)| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = f(a, b);
-            }
-        });
+    let out = a
+        .data()
+        .par_iter()
+        .zip(b.data())
+        .with_min_len(PAR_CHUNK)
+        .map(|(&a, &b)| f(a, b))
+        .collect();
     Tensor::from_vec(op, a.shape(), out)
 }
 

@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 
 use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
-use crate::Tensor;
+use crate::{elementwise, Tensor};
 
 /// `acc[i] += scale * row[i]`, written so that it vectorises into FMAs.
 #[inline(always)]
@@ -35,7 +35,7 @@ pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
         g.assert_bias("conv2d direct forward", b);
     }
     let (x, w) = (x.data(), w.data());
-    let mut y = vec![0.0f32; g.n * g.ho * g.wo * g.co];
+    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.co);
     // One task per output row (n, oy): WO pixels of CO channels.
     y.par_chunks_mut(g.wo * g.co)
         .enumerate()
@@ -110,7 +110,7 @@ fn direct_input_grad(g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
         let shifted = (i + pad).checked_sub(t)?;
         (shifted % stride == 0 && shifted / stride < out).then_some(shifted / stride)
     };
-    let mut dx = vec![0.0f32; g.n * g.h * g.w * g.c];
+    let mut dx = elementwise::zeros(g.n * g.h * g.w * g.c);
     dx.par_chunks_mut(g.w * g.c)
         .enumerate()
         .for_each(|(row, dx_row)| {

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::{Conv2dGeometry, Conv2dGrads};
-use crate::elementwise::{relu_grad_value, relu_value};
+use crate::elementwise::{self, relu_grad_value, relu_value};
 use crate::gemm::{gemm_serial, MatMut, MatRef};
 use crate::Tensor;
 
@@ -161,7 +161,7 @@ pub(super) fn forward(
     }
     let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
-    let mut y = vec![0.0f32; g.n * g.ho * g.wo * g.co];
+    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.co);
     y.par_chunks_mut(images * g.ho * g.wo * g.co)
         .enumerate()
         .for_each(|(block, y_block)| {
@@ -234,7 +234,7 @@ pub(super) fn backward(
     let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
     let blocks = g.n.div_ceil(images);
-    let mut dx = vec![0.0f32; if need_dx { g.n * g.h * g.w * g.c } else { 0 }];
+    let mut dx = elementwise::zeros(if need_dx { g.n * g.h * g.w * g.c } else { 0 });
     let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
         dx.chunks_mut(images * g.h * g.w * g.c).map(Some).collect()
     } else {

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::Pool2dGeometry;
 use crate::error::shape_panic;
-use crate::Tensor;
+use crate::{elementwise, Tensor};
 
 pub fn avg_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> Tensor {
     if x.shape() != g.x_shape() {
@@ -16,7 +16,7 @@ pub fn avg_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> Tensor {
         );
     }
     let x = x.data();
-    let mut y = vec![0.0f32; g.n * g.ho * g.wo * g.c];
+    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.c);
     y.par_chunks_mut(g.wo * g.c)
         .enumerate()
         .for_each(|(row, y_row)| {
@@ -49,7 +49,7 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, dy: &Tensor) -> Tensor {
         );
     }
     let image = g.h * g.w * g.c;
-    let mut dx = vec![0.0f32; g.n * image];
+    let mut dx = elementwise::zeros(g.n * image);
     dx.par_chunks_mut(image)
         .zip(dy.data().par_chunks(g.ho * g.wo * g.c))
         .for_each(|(dx_img, dy_img)| {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::Pool2dGeometry;
 use crate::error::shape_panic;
-use crate::Tensor;
+use crate::{elementwise, Tensor};
 
 /// The pooled values and, per output cell, the winning input's index within its image
 /// (`(iy * W + ix) * C + c`).
@@ -35,8 +35,8 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> MaxPoolOutput {
     );
     let x = x.data();
     let out_len = g.n * g.ho * g.wo * g.c;
-    let mut y = vec![0.0f32; out_len];
-    let mut argmax = vec![0u32; out_len];
+    let mut y = elementwise::zeros(out_len);
+    let mut argmax = elementwise::zeros(out_len);
     // One task per output row (n, oy).
     y.par_chunks_mut(g.wo * g.c)
         .zip(argmax.par_chunks_mut(g.wo * g.c))
@@ -103,7 +103,7 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], dy: &Tensor) -> T
     }
     let image = g.h * g.w * g.c;
     let out_image = g.ho * g.wo * g.c;
-    let mut dx = vec![0.0f32; g.n * image];
+    let mut dx = elementwise::zeros(g.n * image);
     dx.par_chunks_mut(image)
         .zip(dy.data().par_chunks(out_image))
         .zip(argmax.par_chunks(out_image))
