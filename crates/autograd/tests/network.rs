@@ -7,7 +7,11 @@ use convlab_tensor::ConvAlgorithm;
 
 #[test]
 fn every_parameter_of_the_chapter_network() {
-    for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+    for algorithm in [
+        ConvAlgorithm::Im2col,
+        ConvAlgorithm::Direct,
+        ConvAlgorithm::Winograd,
+    ] {
         let report = checks::network_check(algorithm, 0);
         println!("{algorithm:?}\n{report}");
         assert!(report.passed(), "{algorithm:?}\n{report}");

@@ -5,7 +5,7 @@
 //!     cargo bench -p convlab-tensor --bench kernels
 //!     RAYON_NUM_THREADS=1 cargo bench -p convlab-tensor --bench kernels -- gemm
 //!
-//! Before timing, each convolution shape checks that im2col and direct agree.
+//! Before timing, each convolution shape checks that direct and Winograd agree with im2col.
 
 use std::time::Duration;
 
@@ -142,10 +142,22 @@ fn conv_layers() -> [(&'static str, [usize; 3], usize); 2] {
 }
 
 fn assert_algorithms_agree(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tensor) {
+    for other in [ConvAlgorithm::Direct, ConvAlgorithm::Winograd] {
+        assert_pair_agrees(g, x, w, dy, other);
+    }
+}
+
+fn assert_pair_agrees(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    other: ConvAlgorithm,
+) {
     let a = conv2d_forward(g, x, w, None, ConvAlgorithm::Im2col);
-    let b = conv2d_forward(g, x, w, None, ConvAlgorithm::Direct);
+    let b = conv2d_forward(g, x, w, None, other);
     let ga = conv2d_backward(g, x, w, dy, ConvAlgorithm::Im2col, true);
-    let gb = conv2d_backward(g, x, w, dy, ConvAlgorithm::Direct, true);
+    let gb = conv2d_backward(g, x, w, dy, other, true);
     let (ga_dx, gb_dx) = (ga.dx.expect("asked for dx"), gb.dx.expect("asked for dx"));
     for (what, p, q) in [
         ("y", &a, &b),
@@ -160,7 +172,7 @@ fn assert_algorithms_agree(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, dy: &Tens
             .fold(0.0f32, f32::max);
         assert!(
             worst <= 1e-4 * p.max_abs().max(1e-3),
-            "{what}: im2col and direct differ by {worst} on {g:?}"
+            "{what}: im2col and {other:?} differ by {worst} on {g:?}"
         );
     }
 }
@@ -184,7 +196,11 @@ fn bench_conv(c: &mut Criterion) {
             let dy = Tensor::new(&g.y_shape(), values(g.n * g.ho * g.wo * cout, 5)).unwrap();
             assert_algorithms_agree(&g, &x, &k, &dy);
             let flops = 2 * g.forward_fmas();
-            for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+            for algorithm in [
+                ConvAlgorithm::Im2col,
+                ConvAlgorithm::Direct,
+                ConvAlgorithm::Winograd,
+            ] {
                 let id = format!("{name} b{batch} {algorithm:?}");
                 group.throughput(Throughput::Elements(flops));
                 group.bench_function(BenchmarkId::new("forward", &id), |bench| {

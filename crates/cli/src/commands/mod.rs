@@ -16,11 +16,12 @@ use clap::ValueEnum;
 use convlab_cli::draw::{image_grid, GridOpts, RgbImage, Tile};
 use convlab_nn::{ConvAlgorithm, Sequential, Tensor};
 
-/// `--conv im2col|direct`.
+/// `--conv im2col|direct|winograd` (Winograd on 3x3 stride-1 layers, im2col on the others).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ConvArg {
     Im2col,
     Direct,
+    Winograd,
 }
 
 impl From<ConvArg> for ConvAlgorithm {
@@ -28,6 +29,7 @@ impl From<ConvArg> for ConvAlgorithm {
         match c {
             ConvArg::Im2col => ConvAlgorithm::Im2col,
             ConvArg::Direct => ConvAlgorithm::Direct,
+            ConvArg::Winograd => ConvAlgorithm::Winograd,
         }
     }
 }

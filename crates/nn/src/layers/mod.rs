@@ -183,6 +183,7 @@ pub(crate) enum PaddingDef {
 pub(crate) enum ConvAlgorithmDef {
     Im2col,
     Direct,
+    Winograd,
 }
 
 /// A (height, width) pair that a single number also converts into, as Keras's `kernel_size=3`.

@@ -76,14 +76,19 @@ fn assert_close(what: &str, got: &[f32], want: &[f64]) {
     );
 }
 
-/// Both algorithms against the reference, forward and backward, for one geometry.
+/// Every algorithm against the reference, forward and backward, for one geometry (Winograd on a
+/// shape it does not apply to runs im2col).
 fn check_against_reference(g: &Conv2dGeometry, seed: u64) {
     let x = tensor(&g.x_shape(), seed);
     let w = tensor(&g.w_shape(), seed + 1);
     let b = tensor(&[g.co], seed + 2);
     let dy = tensor(&g.y_shape(), seed + 3);
     let r = reference(g, x.data(), w.data(), b.data(), dy.data());
-    for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+    for algorithm in [
+        ConvAlgorithm::Im2col,
+        ConvAlgorithm::Direct,
+        ConvAlgorithm::Winograd,
+    ] {
         let y = conv2d_forward(g, &x, &w, Some(&b), algorithm);
         assert_eq!(y.shape(), g.y_shape());
         assert_close(&format!("{algorithm:?} y {g:?}"), y.data(), &r.y);
@@ -287,16 +292,47 @@ proptest! {
     }
 }
 
+/// The shapes Winograd F(2x2, 3x3) computes itself: 3x3 kernels at stride 1, odd and even
+/// sizes (a tile reaching past the output's edge), both paddings, batches that make several
+/// blocks.
+fn winograd_geometries() -> impl Strategy<Value = Conv2dGeometry> {
+    (
+        1usize..=20,
+        3usize..=15,
+        3usize..=15,
+        1usize..=9,
+        1usize..=9,
+        any::<bool>(),
+    )
+        .prop_map(|(n, h, w, c, co, same)| {
+            let padding = if same { Padding::Same } else { Padding::Valid };
+            Conv2dGeometry::new(&[n, h, w, c], &[3, 3, c, co], (1, 1), padding).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn winograd_matches_the_reference(g in winograd_geometries(), seed in any::<u64>()) {
+        prop_assert!(winograd_applies(&g));
+        check_against_reference(&g, seed);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(100))]
 
     /// The fused conv + ReLU is exactly the two ops one after the other: same y, same gradients,
     /// bit for bit, for both algorithms.
     #[test]
-    fn fused_relu_gives_the_bits_of_conv_then_relu(g in geometries(), seed in any::<u64>()) {
+    fn fused_relu_gives_the_bits_of_conv_then_relu(
+        g in prop_oneof![geometries(), winograd_geometries()],
+        seed in any::<u64>(),
+    ) {
         let (x, w, b) = (tensor(&g.x_shape(), seed), tensor(&g.w_shape(), seed ^ 1), tensor(&[g.co], seed ^ 2));
         let dy = tensor(&g.y_shape(), seed ^ 3);
-        for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct] {
+        for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Direct, ConvAlgorithm::Winograd] {
             let fused = conv2d_relu_forward(&g, &x, &w, Some(&b), algorithm);
             let y = elementwise::relu(&conv2d_forward(&g, &x, &w, Some(&b), algorithm));
             prop_assert_eq!(fused.data(), y.data());
