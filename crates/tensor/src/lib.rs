@@ -20,6 +20,7 @@ pub mod elementwise;
 pub mod error;
 pub mod gemm;
 pub mod pool2d;
+pub mod recycle;
 pub mod reduce;
 pub mod rng;
 pub mod softmax;

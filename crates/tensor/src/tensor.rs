@@ -15,6 +15,15 @@ pub struct Tensor {
     data: Arc<Vec<f32>>,
 }
 
+/// The last owner of a large tensor's storage returns it to the pool (see `recycle`).
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        if let Some(data) = Arc::get_mut(&mut self.data) {
+            crate::recycle::give(std::mem::take(data));
+        }
+    }
+}
+
 impl Tensor {
     /// A tensor from user data; the length must match the shape.
     pub fn new(shape: &[usize], data: Vec<f32>) -> Result<Self, TensorError> {
@@ -91,8 +100,8 @@ impl Tensor {
     }
 
     /// The values, without a copy when this tensor is the only owner.
-    pub fn into_vec(self) -> Vec<f32> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+    pub fn into_vec(mut self) -> Vec<f32> {
+        std::mem::take(Arc::make_mut(&mut self.data))
     }
 
     /// The single value of a tensor with one element.

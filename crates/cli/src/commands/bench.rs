@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use convlab_nn::{chapter_model, Adam, FitOptions, Loss, Optimizer};
+use convlab_nn::{chapter_model, Adam, Dataset, FitOptions, Loss, Optimizer};
 use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward, winograd_applies};
 use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
 
@@ -25,6 +25,21 @@ pub enum BenchCommand {
     Conv(ConvBenchArgs),
     /// Seconds per training epoch on Fashion-MNIST.
     Train(TrainBenchArgs),
+    /// Inference: images per second of `predict` on the 10,000 test images.
+    Predict(PredictBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PredictBenchArgs {
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Times to predict the whole test split; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
+    conv: ConvArg,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Args, Debug)]
@@ -46,7 +61,7 @@ pub struct TrainBenchArgs {
     epochs: usize,
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
-    #[arg(long, value_enum, default_value_t = ConvArg::Im2col)]
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
     conv: ConvArg,
     #[command(flatten)]
     data: DataArgs,
@@ -56,6 +71,7 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Conv(args) => conv(args),
         BenchCommand::Train(args) => train(args),
+        BenchCommand::Predict(args) => predict(args),
     }
 }
 
@@ -268,5 +284,45 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
             e.val_accuracy.unwrap_or(f32::NAN)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `predict` of the chapter's model (untrained: the weights do not change the work) over the test
+/// split, timed from the u8 images to the probabilities, batch by batch as `evaluate` runs it.
+fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    anyhow::ensure!(
+        (1..=1000).contains(&args.repeats),
+        "--repeats must be between 1 and 1000"
+    );
+    let data = data::load(&args.data)?;
+    let model = chapter_model(42, args.conv.into());
+    let indices: Vec<usize> = (0..data.test.len()).collect();
+    println!(
+        "predicting {} test images, batch {}, {} thread(s), median of {}",
+        indices.len(),
+        args.batch_size,
+        rayon::current_num_threads(),
+        args.repeats
+    );
+    let mut times = Vec::new();
+    for _ in 0..args.repeats {
+        let start = Instant::now();
+        // Batch by batch from the u8 images, as `evaluate` runs.
+        for batch in indices.chunks(args.batch_size) {
+            let probs = model.predict(&data.test.inputs(batch), args.batch_size)?;
+            std::hint::black_box(probs);
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64();
+    let n = indices.len() as f64;
+    println!(
+        "{:.3} s, {:.0} images/s, {:.1} GFLOP/s",
+        median,
+        n / median,
+        n * FORWARD_FLOP / median / 1e9
+    );
     Ok(ExitCode::SUCCESS)
 }

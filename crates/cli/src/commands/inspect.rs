@@ -110,7 +110,7 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
     let model = match (&args.model, args.untrained) {
         (Some(path), false) => load_model(path)?,
         (Some(path), true) => Sequential::from_config(&load_model(path)?.config())?,
-        (None, true) => chapter_model(42, ConvAlgorithm::Im2col),
+        (None, true) => chapter_model(42, ConvAlgorithm::Auto),
         (None, false) => anyhow::bail!("give --model FILE (or --untrained for a fresh model)"),
     };
     let entry = layer(&model, args.layer)?;

@@ -16,9 +16,11 @@ use clap::ValueEnum;
 use convlab_cli::draw::{image_grid, GridOpts, RgbImage, Tile};
 use convlab_nn::{ConvAlgorithm, Sequential, Tensor};
 
-/// `--conv im2col|direct|winograd` (Winograd on 3x3 stride-1 layers, im2col on the others).
+/// `--conv auto|im2col|direct|winograd`: auto picks per layer (Winograd for 3x3 stride-1 layers
+/// with at least 16 input channels, im2col otherwise); winograd runs im2col where it cannot apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ConvArg {
+    Auto,
     Im2col,
     Direct,
     Winograd,
@@ -27,6 +29,7 @@ pub enum ConvArg {
 impl From<ConvArg> for ConvAlgorithm {
     fn from(c: ConvArg) -> Self {
         match c {
+            ConvArg::Auto => ConvAlgorithm::Auto,
             ConvArg::Im2col => ConvAlgorithm::Im2col,
             ConvArg::Direct => ConvAlgorithm::Direct,
             ConvArg::Winograd => ConvAlgorithm::Winograd,

@@ -34,7 +34,7 @@ pub struct PlotModelArgs {
 pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
     let model = match &args.model {
         Some(path) => load_model(path)?,
-        None => chapter_model(42, ConvAlgorithm::Im2col),
+        None => chapter_model(42, ConvAlgorithm::Auto),
     };
     // Keras draws the input as a box of its own first.
     let input = keras_shape(model.input_shape());

@@ -19,7 +19,7 @@ pub struct SummaryArgs {
 pub fn run(args: SummaryArgs) -> Result<ExitCode> {
     let model = match &args.model {
         Some(path) => load_model(path)?,
-        None => chapter_model(42, ConvAlgorithm::Im2col),
+        None => chapter_model(42, ConvAlgorithm::Auto),
     };
     print!("{}", model.summary());
     Ok(ExitCode::SUCCESS)

@@ -50,7 +50,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Convolution algorithm.
-    #[arg(long, value_enum, default_value_t = ConvArg::Im2col)]
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
     conv: ConvArg,
     /// Train on the first N images of the training split only (a quick run).
     #[arg(long)]

@@ -6,7 +6,7 @@
 //! use convlab_nn::checkpoint::{load_model, save_model};
 //! use convlab_nn::{chapter_model, ConvAlgorithm};
 //!
-//! let model = chapter_model(42, ConvAlgorithm::Im2col);
+//! let model = chapter_model(42, ConvAlgorithm::Auto);
 //! save_model(Path::new("model.safetensors"), &model).unwrap();
 //! let again = load_model(Path::new("model.safetensors")).unwrap(); // rebuilt from the file alone
 //! assert_eq!(again.summary(), model.summary());

@@ -42,7 +42,7 @@ impl Conv2D {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
-            algorithm: ConvAlgorithm::Im2col,
+            algorithm: ConvAlgorithm::Auto,
         }
     }
     pub fn strides(mut self, strides: impl Into<Size2>) -> Self {

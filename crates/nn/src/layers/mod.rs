@@ -181,6 +181,7 @@ pub(crate) enum PaddingDef {
 #[derive(Serialize, Deserialize)]
 #[serde(remote = "ConvAlgorithm")]
 pub(crate) enum ConvAlgorithmDef {
+    Auto,
     Im2col,
     Direct,
     Winograd,

@@ -19,8 +19,9 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::{Conv2dGeometry, Conv2dGrads};
-use crate::elementwise::{self, relu_grad_value, relu_value};
+use crate::elementwise::{relu_grad_value, relu_value};
 use crate::gemm::{gemm_serial, MatMut, MatRef};
+use crate::recycle;
 use crate::Tensor;
 
 thread_local! {
@@ -29,9 +30,10 @@ thread_local! {
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Target size of one block's patch matrix: 256K values (1 MB), so that a block, its slice of
-/// y or dy and W stay in one core's L2 cache (2 MB here) between im2col and the GEMM that reads it.
-/// conv2's patch rows (288 taps, 196 per image) make that 4 images.
+/// Target size of one block's patch matrix plus its slice of y (or dy): 256K values (1 MB), so
+/// that both stay in one core's L2 cache (2 MB here) from im2col through the GEMM to the bias and
+/// ReLU. conv2 (288 taps + 64 outputs per row, 196 rows per image) makes that 3 images; conv1
+/// (9 + 32 per row, 784 rows) 8.
 const BLOCK_VALUES: usize = 1 << 18;
 
 /// A batch is cut into at least this many blocks (when it has that many images), so that both
@@ -42,7 +44,7 @@ const MIN_BLOCKS: usize = 8;
 /// threads, so the order in which block partial sums are added (dw, db) is fixed: the result is
 /// the same on 1 thread or 2.
 fn images_per_block(g: &Conv2dGeometry) -> usize {
-    let per_image = g.ho * g.wo * g.kh * g.kw * g.c;
+    let per_image = g.ho * g.wo * (g.kh * g.kw * g.c + g.co);
     (BLOCK_VALUES / per_image)
         .clamp(1, g.n)
         .min(g.n.div_ceil(MIN_BLOCKS))
@@ -89,17 +91,34 @@ fn im2col_images(g: &Conv2dGeometry, x: &[f32], first_image: usize, patches: &mu
                 };
                 let row = &image[iy * g.w * g.c..][..g.w * g.c];
                 if let (true, Some(ix)) = (inside, first_col) {
-                    taps.copy_from_slice(&row[ix * g.c..][..run]);
+                    copy_run(taps, &row[ix * g.c..][..run]);
                     continue;
                 }
                 for (kx, tap) in taps.chunks_exact_mut(g.c).enumerate() {
                     match g.input_col(ox, kx) {
-                        Some(ix) => tap.copy_from_slice(&row[ix * g.c..][..g.c]),
+                        Some(ix) => copy_run(tap, &row[ix * g.c..][..g.c]),
                         None => tap.fill(0.0),
                     }
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)`, with the short runs of a one-channel input (conv1: 3 values per
+/// kernel row) copied inline: as calls to memcpy they took most of conv1's forward time (perf).
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let dst: &mut [f32; N] = dst.try_into().expect("copy_run: length");
+        dst.copy_from_slice(&src[..N]);
+    }
+    match dst.len() {
+        1 => fixed::<1>(dst, src),
+        2 => fixed::<2>(dst, src),
+        3 => fixed::<3>(dst, src),
+        4 => fixed::<4>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -161,30 +180,27 @@ pub(super) fn forward(
     }
     let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
-    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.co);
+    // Every element is written by its block's GEMM, so recycled storage needs no zeroing.
+    let mut y = recycle::take(g.n * g.ho * g.wo * g.co);
     y.par_chunks_mut(images * g.ho * g.wo * g.co)
         .enumerate()
         .for_each(|(block, y_block)| {
             let rows = y_block.len() / g.co;
             with_patch_buffer(rows * k, |patches| {
                 im2col_images(g, x.data(), block * images, patches);
-                // Y starts as the bias broadcast over rows and the GEMM adds P·W (beta = 1).
-                let beta = match b {
-                    Some(b) => {
-                        for y_row in y_block.chunks_exact_mut(g.co) {
-                            y_row.copy_from_slice(b.data());
-                        }
-                        1.0
-                    }
-                    None => 0.0,
-                };
                 gemm_serial(
                     1.0,
                     MatRef::row_major(patches, rows, k),
                     MatRef::row_major(w.data(), k, g.co),
-                    beta,
+                    0.0,
                     MatMut::row_major(y_block, rows, g.co),
                 );
+                // The epilogue, while the block is in cache: + b, then ReLU if fused.
+                if let Some(b) = b {
+                    for y_row in y_block.chunks_exact_mut(g.co) {
+                        y_row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
+                    }
+                }
                 if relu {
                     y_block.iter_mut().for_each(|v| *v = relu_value(*v));
                 }
@@ -234,7 +250,8 @@ pub(super) fn backward(
     let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
     let blocks = g.n.div_ceil(images);
-    let mut dx = elementwise::zeros(if need_dx { g.n * g.h * g.w * g.c } else { 0 });
+    // col2im zeroes each image of dx before adding into it.
+    let mut dx = recycle::take(if need_dx { g.n * g.h * g.w * g.c } else { 0 });
     let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
         dx.chunks_mut(images * g.h * g.w * g.c).map(Some).collect()
     } else {

@@ -37,8 +37,9 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::{Conv2dGeometry, Conv2dGrads};
-use crate::elementwise::{self, relu_grad_value, relu_value};
+use crate::elementwise::{relu_grad_value, relu_value};
 use crate::gemm::{gemm_serial, MatMut, MatRef};
+use crate::recycle;
 use crate::Tensor;
 
 /// G: the kernel transform, 3 taps to 4 (applied with `sandwich`, once per call).
@@ -404,7 +405,8 @@ pub(super) fn forward(
     let bias = b.map_or(vec![0.0; g.co], |b| b.data().to_vec());
     let (ty, tx) = tiles(g);
     let images = images_per_block(g);
-    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.co);
+    // The tiles cover every output, so recycled storage needs no zeroing.
+    let mut y = recycle::take(g.n * g.ho * g.wo * g.co);
     y.par_chunks_mut(images * g.ho * g.wo * g.co)
         .enumerate()
         .for_each(|(block, y_block)| {
@@ -472,7 +474,8 @@ pub(super) fn backward(
     let blocks = g.n.div_ceil(images);
     let image_len = g.h * g.w * g.c;
     let y_block_len = images * g.ho * g.wo * g.co;
-    let mut dx = elementwise::zeros(if need_dx { g.n * image_len } else { 0 });
+    // Each block zeroes its images of dx before adding into them.
+    let mut dx = recycle::take(if need_dx { g.n * image_len } else { 0 });
     let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
         dx.chunks_mut(images * image_len).map(Some).collect()
     } else {
@@ -533,6 +536,7 @@ pub(super) fn backward(
                 let Some(dx_block) = dx_block else {
                     return;
                 };
+                dx_block.fill(0.0);
                 // dV = dM · Uᵀ into V's buffer (V is no longer needed), then dx += B dV Bᵀ.
                 gemms(dm, &u, v, |dm, u| {
                     (

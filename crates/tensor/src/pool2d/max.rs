@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::Pool2dGeometry;
 use crate::error::shape_panic;
-use crate::{elementwise, Tensor};
+use crate::{elementwise, recycle, Tensor};
 
 /// The pooled values and, per output cell, the winning input's index within its image
 /// (`(iy * W + ix) * C + c`).
@@ -35,7 +35,8 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> MaxPoolOutput {
     );
     let x = x.data();
     let out_len = g.n * g.ho * g.wo * g.c;
-    let mut y = elementwise::zeros(out_len);
+    // Every output is written (its window's best), so recycled storage needs no zeroing.
+    let mut y = recycle::take(out_len);
     let mut argmax = elementwise::zeros(out_len);
     // One task per output row (n, oy).
     y.par_chunks_mut(g.wo * g.c)
@@ -103,11 +104,13 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], dy: &Tensor) -> T
     }
     let image = g.h * g.w * g.c;
     let out_image = g.ho * g.wo * g.c;
-    let mut dx = elementwise::zeros(g.n * image);
+    // Each image is zeroed by the task that scatters into it.
+    let mut dx = recycle::take(g.n * image);
     dx.par_chunks_mut(image)
         .zip(dy.data().par_chunks(out_image))
         .zip(argmax.par_chunks(out_image))
         .for_each(|((dx_img, dy_img), arg_img)| {
+            dx_img.fill(0.0);
             for (&d, &at) in dy_img.iter().zip(arg_img) {
                 dx_img[at as usize] += d;
             }
