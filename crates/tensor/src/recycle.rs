@@ -16,8 +16,10 @@ use std::sync::Mutex;
 
 /// Buffers smaller than this (in values) are left to the allocator: they are cheap to zero.
 const MIN_POOLED: usize = 1 << 14;
-/// At most this many bytes wait in the pool; beyond it, dropped storage is freed.
-const MAX_POOLED_BYTES: usize = 256 << 20;
+/// At most this many bytes wait in the pool; beyond it, dropped storage is freed. Enough for
+/// every large tensor of a predict step at batch 256 (conv1's output alone is 26 MB), small
+/// enough to keep `convlab train` well under its 300 MB memory target.
+const MAX_POOLED_BYTES: usize = 64 << 20;
 
 static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
 
