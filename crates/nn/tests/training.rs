@@ -272,3 +272,41 @@ fn an_interrupted_and_resumed_run_is_bit_identical() {
         std::fs::remove_dir_all(&dir).unwrap();
     });
 }
+
+#[test]
+fn the_chapter_model_trains_to_the_same_bits_on_one_two_or_three_threads() {
+    // Batch 16 takes every parallel path whose order of summation could depend on threads: conv
+    // blocks (im2col for conv1, Winograd for conv2 under Auto) and the dense layer's GEMM, whose
+    // 16 rows are too few to split, so its K = 3,136 is split instead.
+    let mut rng = Rng::new(4);
+    let x: Vec<f32> = (0..64 * 784).map(|_| rng.uniform()).collect();
+    let labels: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let data = InMemory {
+        x: Tensor::new(&[64, 28, 28, 1], x).unwrap(),
+        y: Targets::Sparse(labels),
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut model = convlab_nn::chapter_model(3, ConvAlgorithm::Auto);
+            model.compile(
+                Optimizer::Adam(Adam::default()),
+                Loss::SparseCategoricalCrossentropy,
+            );
+            let opts = FitOptions {
+                epochs: 1,
+                batch_size: 16,
+                seed: 5,
+                ..FitOptions::default()
+            };
+            model.fit(&data, None, &opts, &mut []).unwrap();
+            model.weights().into_iter().cloned().collect::<Vec<_>>()
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2), "2 threads");
+    assert_eq!(one, run(3), "3 threads");
+}

@@ -10,10 +10,10 @@
 //! verifies that for the largest (i, j) before the single `unsafe` call, so a wrong stride is a
 //! panic that names the operand, never an out-of-bounds read.
 //!
-//! Parallelism: with more than one rayon thread, a large product is split into one block of C's
-//! rows per thread (each block a separate `sgemm`), or, when C is small and the shared dimension K
-//! is long (the weight gradient Pᵀ·dY of a convolution), K is split and the partial products are
-//! summed. matrixmultiply's own `threading` feature stays off: on this model's shapes a rayon
+//! Parallelism: a large product is split into one block of C's rows per rayon thread (each block
+//! a separate `sgemm`, which gives the same bits as one), or, when C has few rows and the shared
+//! dimension K is long (a dense layer at a small batch), K is split into a fixed number of blocks
+//! whose partial products are summed: fixed, so that results do not depend on the thread count. matrixmultiply's own `threading` feature stays off: on this model's shapes a rayon
 //! row split measured faster on every GEMM (see crates/tensor/README.md).
 
 use rayon::prelude::*;
@@ -152,20 +152,30 @@ pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) {
     }
     let threads = rayon::current_num_threads();
     let fmas = m.saturating_mul(n).saturating_mul(k);
-    if threads < 2 || fmas < PARALLEL_MIN_FMAS {
+    if fmas < PARALLEL_MIN_FMAS {
         return gemm_serial(alpha, a, b, beta, c);
     }
-    if m >= 16 * threads {
+    // Splitting rows gives the same bits as one GEMM (each element's sum over K is computed the
+    // same way), so it may depend on the thread count. Splitting K changes the order of the sum:
+    // it is decided by the shape alone, never by the threads, so that the result is the same on
+    // any number of threads (1 thread runs the blocks one after the other).
+    if m >= 16 * K_BLOCKS {
         gemm_split_rows(alpha, a, b, beta, c, threads);
-    } else if k >= 256 * threads {
-        gemm_split_k(alpha, a, b, beta, c, threads);
+    } else if k >= 256 * K_BLOCKS {
+        gemm_split_k(alpha, a, b, beta, c, K_BLOCKS);
     } else {
         gemm_serial(alpha, a, b, beta, c);
     }
 }
 
+/// How many blocks K is split into (when C has too few rows to split): fixed, see `gemm`.
+const K_BLOCKS: usize = 2;
+
 /// One block of C's rows per thread; each block is an independent GEMM.
 fn gemm_split_rows(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, blocks: usize) {
+    if blocks < 2 {
+        return gemm_serial(alpha, a, b, beta, c);
+    }
     let rows_per_block = c.rows.div_ceil(blocks);
     let (n, rsc) = (c.cols, c.row_stride);
     c.data

@@ -213,3 +213,39 @@ fn too_short_output_panics() {
         MatMut::row_major(&mut c, 2, 3),
     );
 }
+
+#[test]
+fn results_are_the_same_bits_on_any_number_of_threads() {
+    // Random (not whole-number) values, so that a different order of summation would show.
+    let run = |threads: usize, m: usize, k: usize, n: usize| {
+        let mut rng = convlab_tensor::rng::Rng::new(3);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.uniform_range(-1.0, 1.0)).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.uniform_range(-1.0, 1.0)).collect();
+        let mut c = vec![f32::NAN; m * n];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            gemm(
+                1.0,
+                MatRef::row_major(&a, m, k),
+                MatRef::row_major(&b, k, n),
+                0.0,
+                MatMut::row_major(&mut c, m, n),
+            )
+        });
+        c
+    };
+    // Row split (600 rows), K split (8 rows, K = 20,000), and the dense layer's shape at batch 32.
+    for (m, k, n) in [(600, 60, 40), (8, 20_000, 8), (32, 3136, 100)] {
+        let one = run(1, m, k, n);
+        for threads in [2, 3, 4] {
+            assert_eq!(
+                one,
+                run(threads, m, k, n),
+                "{m}x{k}x{n} on {threads} threads"
+            );
+        }
+    }
+}

@@ -138,7 +138,8 @@ fn direct_input_grad(g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
 
 /// dw summed over the batch: one partial sum per block of images, added in block order.
 fn direct_kernel_grad(g: &Conv2dGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let blocks = rayon::current_num_threads().min(g.n).max(1);
+    // A fixed number of blocks (not one per thread), so that the sum does not depend on threads.
+    let blocks = g.n.min(8);
     let per_block = g.n.div_ceil(blocks);
     let partials: Vec<Vec<f32>> = (0..blocks)
         .into_par_iter()
