@@ -3,7 +3,7 @@
 //! Backward: each dy goes to the input that won its window; ties go to the first maximum in
 //! row-major window order, so exactly one input receives it. The saved state is only the argmax.
 
-use convlab_tensor::pool2d::{max_pool2d_backward, max_pool2d_forward};
+use convlab_tensor::pool2d::{max_pool2d_backward, max_pool2d_forward, max_pool2d_forward_values};
 use convlab_tensor::{Padding, Pool2dGeometry, Tensor};
 
 use crate::tape::{Backward, Tape, Var};
@@ -33,6 +33,11 @@ impl Tape {
     ) -> Var {
         let geometry = Pool2dGeometry::new(x.shape(), pool_size, strides, padding)
             .unwrap_or_else(|e| panic!("max_pool2d: {e} (x {:?})", x.shape()));
+        if !self.is_recording() {
+            // Inference: nothing will run the backward, so the argmax is not kept.
+            let y = max_pool2d_forward_values(&geometry, x.value());
+            return self.constant(y);
+        }
         let out = max_pool2d_forward(&geometry, x.value());
         self.record(out.y, &[x], || MaxPool2dBackward {
             geometry,

@@ -19,6 +19,34 @@ pub struct MaxPoolOutput {
 }
 
 pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> MaxPoolOutput {
+    check_forward(g, x);
+    let out_len = g.n * g.ho * g.wo * g.c;
+    // Every output is written (its window's best), so recycled storage needs no zeroing.
+    let mut y = recycle::take(out_len);
+    let mut argmax = elementwise::zeros(out_len);
+    // One task per output row (n, oy).
+    y.par_chunks_mut(g.wo * g.c)
+        .zip(argmax.par_chunks_mut(g.wo * g.c))
+        .enumerate()
+        .for_each(|(row, (y_row, arg_row))| max_row::<true>(g, x.data(), row, y_row, arg_row));
+    MaxPoolOutput {
+        y: Tensor::from_vec("max_pool2d forward", &g.y_shape(), y),
+        argmax,
+    }
+}
+
+/// The forward pass without the argmax, for inference (nothing will run the backward): the same
+/// values as `max_pool2d_forward(..).y`.
+pub fn max_pool2d_forward_values(g: &Pool2dGeometry, x: &Tensor) -> Tensor {
+    check_forward(g, x);
+    let mut y = recycle::take(g.n * g.ho * g.wo * g.c);
+    y.par_chunks_mut(g.wo * g.c)
+        .enumerate()
+        .for_each(|(row, y_row)| max_row::<false>(g, x.data(), row, y_row, &mut []));
+    Tensor::from_vec("max_pool2d forward", &g.y_shape(), y)
+}
+
+fn check_forward(g: &Pool2dGeometry, x: &Tensor) {
     if x.shape() != g.x_shape() {
         shape_panic(
             "max_pool2d forward",
@@ -33,58 +61,65 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> MaxPoolOutput {
         g.w,
         g.c
     );
-    let x = x.data();
-    let out_len = g.n * g.ho * g.wo * g.c;
-    // Every output is written (its window's best), so recycled storage needs no zeroing.
-    let mut y = recycle::take(out_len);
-    let mut argmax = elementwise::zeros(out_len);
-    // One task per output row (n, oy).
-    y.par_chunks_mut(g.wo * g.c)
-        .zip(argmax.par_chunks_mut(g.wo * g.c))
-        .enumerate()
-        .for_each(|(row, (y_row, arg_row))| {
-            let (ni, oy) = (row / g.ho, row % g.ho);
-            let image = &x[ni * g.h * g.w * g.c..][..g.h * g.w * g.c];
-            for ox in 0..g.wo {
-                let best = &mut y_row[ox * g.c..][..g.c];
-                let best_at = &mut arg_row[ox * g.c..][..g.c];
-                // The first cell of the window starts as the best, whatever it holds (even -inf
-                // or NaN), so every output has a real input. (A window is never empty: TF's
-                // rules put at least one input in each; if one were, it would stay -inf.)
-                best.fill(f32::NEG_INFINITY);
-                best_at.fill(u32::MAX);
-                let mut first = true;
-                for iy in g.rows(oy) {
-                    for ix in g.cols(ox) {
-                        let at = (iy * g.w + ix) * g.c;
-                        let cell = &image[at..][..g.c];
-                        if first {
-                            best.copy_from_slice(cell);
-                            for (ch, a) in best_at.iter_mut().enumerate() {
-                                *a = (at + ch) as u32;
-                            }
-                            first = false;
-                            continue;
-                        }
-                        // Strictly greater: ties keep the first. Written as selects, without a
-                        // branch, so the loop over channels vectorises.
-                        for (ch, ((b, a), &v)) in best
-                            .iter_mut()
-                            .zip(best_at.iter_mut())
-                            .zip(cell)
-                            .enumerate()
-                        {
-                            let better = v > *b;
-                            *b = if better { v } else { *b };
-                            *a = if better { (at + ch) as u32 } else { *a };
-                        }
+}
+
+/// One output row (n, oy): the window maxima into `y_row`, and with ARGMAX their flat indices in
+/// the image into `arg_row` (which is empty without).
+#[inline(always)]
+fn max_row<const ARGMAX: bool>(
+    g: &Pool2dGeometry,
+    x: &[f32],
+    row: usize,
+    y_row: &mut [f32],
+    arg_row: &mut [u32],
+) {
+    let (ni, oy) = (row / g.ho, row % g.ho);
+    let image = &x[ni * g.h * g.w * g.c..][..g.h * g.w * g.c];
+    for ox in 0..g.wo {
+        let best = &mut y_row[ox * g.c..][..g.c];
+        let best_at = if ARGMAX {
+            &mut arg_row[ox * g.c..][..g.c]
+        } else {
+            &mut []
+        };
+        // The first cell of the window starts as the best, whatever it holds (even -inf
+        // or NaN), so every output has a real input. (A window is never empty: TF's
+        // rules put at least one input in each; if one were, it would stay -inf.)
+        best.fill(f32::NEG_INFINITY);
+        best_at.fill(u32::MAX);
+        let mut first = true;
+        for iy in g.rows(oy) {
+            for ix in g.cols(ox) {
+                let at = (iy * g.w + ix) * g.c;
+                let cell = &image[at..][..g.c];
+                if first {
+                    best.copy_from_slice(cell);
+                    for (ch, a) in best_at.iter_mut().enumerate() {
+                        *a = (at + ch) as u32;
+                    }
+                    first = false;
+                    continue;
+                }
+                // Strictly greater: ties keep the first. Written as selects, without a
+                // branch, so the loop over channels vectorises.
+                if ARGMAX {
+                    for (ch, ((b, a), &v)) in best
+                        .iter_mut()
+                        .zip(best_at.iter_mut())
+                        .zip(cell)
+                        .enumerate()
+                    {
+                        let better = v > *b;
+                        *b = if better { v } else { *b };
+                        *a = if better { (at + ch) as u32 } else { *a };
+                    }
+                } else {
+                    for (b, &v) in best.iter_mut().zip(cell) {
+                        *b = if v > *b { v } else { *b };
                     }
                 }
             }
-        });
-    MaxPoolOutput {
-        y: Tensor::from_vec("max_pool2d forward", &g.y_shape(), y),
-        argmax,
+        }
     }
 }
 

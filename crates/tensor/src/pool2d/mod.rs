@@ -11,7 +11,7 @@ mod avg;
 mod max;
 
 pub use avg::{avg_pool2d_backward, avg_pool2d_forward};
-pub use max::{max_pool2d_backward, max_pool2d_forward, MaxPoolOutput};
+pub use max::{max_pool2d_backward, max_pool2d_forward, max_pool2d_forward_values, MaxPoolOutput};
 
 use crate::conv2d::{output_size, Padding};
 use crate::error::{checked_product, TensorError};

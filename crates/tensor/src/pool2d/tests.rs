@@ -135,6 +135,9 @@ proptest! {
         let (max, avg) = reference(&g, x.data());
         let out = max_pool2d_forward(&g, &x);
         prop_assert_eq!(out.y.data(), &max[..]);
+        // The inference path (no argmax) gives the same values.
+        let values_only = max_pool2d_forward_values(&g, &x);
+        prop_assert_eq!(values_only.data(), &max[..]);
         let got = avg_pool2d_forward(&g, &x);
         for (a, b) in got.data().iter().zip(&avg) {
             prop_assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "avg {} vs {}", a, b);
