@@ -11,10 +11,11 @@
 //! panic that names the operand, never an out-of-bounds read.
 //!
 //! Parallelism: a large product is split into one block of C's rows per rayon thread (each block
-//! a separate `sgemm`, which gives the same bits as one), or, when C has few rows and the shared
-//! dimension K is long (a dense layer at a small batch), K is split into a fixed number of blocks
-//! whose partial products are summed: fixed, so that results do not depend on the thread count. matrixmultiply's own `threading` feature stays off: on this model's shapes a rayon
-//! row split measured faster on every GEMM (see crates/tensor/README.md).
+//! a separate `sgemm`, which gives the same bits as one when alpha = 1, as every caller has), or,
+//! when C has few rows and the shared dimension K is long (a dense layer at a small batch), K is
+//! split into a fixed number of blocks whose partial products are summed: fixed, so that results
+//! do not depend on the thread count. matrixmultiply's own `threading` feature stays off: on this
+//! model's shapes a rayon row split measured faster on every GEMM (see crates/tensor/README.md).
 
 use rayon::prelude::*;
 
@@ -155,12 +156,14 @@ pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) {
     if fmas < PARALLEL_MIN_FMAS {
         return gemm_serial(alpha, a, b, beta, c);
     }
-    // Splitting rows gives the same bits as one GEMM (each element's sum over K is computed the
-    // same way), so it may depend on the thread count. Splitting K changes the order of the sum:
+    // Splitting rows gives the same bits as one GEMM when alpha is 1 (each element's sum over K
+    // is computed the same way; with another alpha, matrixmultiply scales full and edge tiles
+    // differently, and where the edge falls would depend on the split), so it may depend on the
+    // thread count. Blocks keep at least 16 rows: each re-packs all of B. Splitting K changes the order of the sum:
     // it is decided by the shape alone, never by the threads, so that the result is the same on
     // any number of threads (1 thread runs the blocks one after the other).
-    if m >= 16 * K_BLOCKS {
-        gemm_split_rows(alpha, a, b, beta, c, threads);
+    if m >= 16 * K_BLOCKS && alpha == 1.0 {
+        gemm_split_rows(alpha, a, b, beta, c, threads.min(m / 16));
     } else if k >= 256 * K_BLOCKS {
         gemm_split_k(alpha, a, b, beta, c, K_BLOCKS);
     } else {

@@ -21,24 +21,55 @@ const MIN_POOLED: usize = 1 << 14;
 /// enough to keep `convlab train` well under its 300 MB memory target.
 const MAX_POOLED_BYTES: usize = 64 << 20;
 
-static POOL: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+/// The buffers waiting to be reused.
+struct Pool {
+    buffers: Vec<Vec<f32>>,
+}
 
-/// `len` values with unspecified contents (left by an earlier tensor, or zero): for a kernel
-/// that overwrites every element. Reuses the smallest pooled buffer that is large enough.
-pub fn take(len: usize) -> Vec<f32> {
-    if len >= MIN_POOLED {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let best = pool
+impl Pool {
+    /// The smallest buffer that holds `len` values and is at most twice that size (a much larger
+    /// one would tie up memory that a later, larger request then allocates again).
+    fn take(&mut self, len: usize) -> Option<Vec<f32>> {
+        let best = self
+            .buffers
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.capacity() >= len)
+            .filter(|(_, v)| v.capacity() >= len && v.capacity() <= 2 * len)
             .min_by_key(|(_, v)| v.capacity())
-            .map(|(i, _)| i);
-        if let Some(i) = best {
-            let mut v = pool.swap_remove(i);
-            drop(pool);
-            // Shrinking keeps the old values; growing within the capacity writes zeros.
-            v.resize(len, 0.0);
+            .map(|(i, _)| i)?;
+        let mut v = self.buffers.swap_remove(best);
+        // Shrinking keeps the old values; growing within the capacity writes zeros.
+        v.resize(len, 0.0);
+        Some(v)
+    }
+
+    /// Keeps `v` if it is large and the pool has room for it.
+    fn give(&mut self, v: Vec<f32>) {
+        if v.capacity() < MIN_POOLED {
+            return;
+        }
+        let pooled: usize = self.buffers.iter().map(|v| v.capacity() * 4).sum();
+        if pooled + v.capacity() * 4 <= MAX_POOLED_BYTES {
+            self.buffers.push(v);
+        }
+    }
+
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.buffers.iter().map(|v| v.capacity() * 4).sum()
+    }
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    buffers: Vec::new(),
+});
+
+/// `len` values with unspecified contents (left by an earlier tensor, or zero): for a kernel
+/// that overwrites every element.
+pub fn take(len: usize) -> Vec<f32> {
+    if len >= MIN_POOLED {
+        let reused = POOL.lock().unwrap_or_else(|e| e.into_inner()).take(len);
+        if let Some(v) = reused {
             return v;
         }
     }
@@ -47,13 +78,8 @@ pub fn take(len: usize) -> Vec<f32> {
 
 /// Keeps `v`'s storage for a later `take`, if it is large and the pool has room.
 pub(crate) fn give(v: Vec<f32>) {
-    if v.capacity() < MIN_POOLED {
-        return;
-    }
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    let pooled: usize = pool.iter().map(|v| v.capacity() * 4).sum();
-    if pooled + v.capacity() * 4 <= MAX_POOLED_BYTES {
-        pool.push(v);
+    if v.capacity() >= MIN_POOLED {
+        POOL.lock().unwrap_or_else(|e| e.into_inner()).give(v);
     }
 }
 
@@ -61,28 +87,56 @@ pub(crate) fn give(v: Vec<f32>) {
 mod tests {
     use super::*;
 
+    // A pool of the test's own: the global one is shared with every test running at the time.
+
     #[test]
-    fn dropped_storage_is_handed_out_again_and_the_pool_is_bounded() {
-        // One distinctive length, so tests running at the same time cannot take this buffer.
-        let len = MIN_POOLED + 12_345;
-        let t = crate::Tensor::from_vec("test", &[len], vec![7.0; len]);
-        let ptr = t.data().as_ptr();
-        drop(t);
-        let v = take(len);
-        assert_eq!(v.len(), len);
-        assert_eq!(v.as_ptr(), ptr, "the dropped tensor's storage is reused");
+    fn a_buffer_is_handed_out_again_with_its_contents() {
+        let mut pool = Pool {
+            buffers: Vec::new(),
+        };
+        let v = vec![7.0f32; MIN_POOLED + 100];
+        let ptr = v.as_ptr();
+        pool.give(v);
+        let again = pool.take(MIN_POOLED + 50).expect("a pooled buffer");
+        assert_eq!(again.as_ptr(), ptr);
+        assert_eq!(again.len(), MIN_POOLED + 50);
         assert!(
-            v.iter().all(|&x| x == 7.0),
+            again.iter().all(|&x| x == 7.0),
             "contents are left as they were"
         );
-        // A shared tensor's storage is not pooled while another owner holds it.
-        let a = crate::Tensor::from_vec("test", &[len], v);
-        let b = a.clone();
-        drop(a);
-        assert_eq!(b.data()[0], 7.0);
-        // Small buffers are not pooled at all, and the pool never exceeds its bound.
-        give(vec![0.0; 10]);
-        let pooled: usize = POOL.lock().unwrap().iter().map(|v| v.capacity() * 4).sum();
-        assert!(pooled <= MAX_POOLED_BYTES);
+        assert!(pool.take(MIN_POOLED).is_none(), "the pool is empty again");
+    }
+
+    #[test]
+    fn small_oversized_and_excess_buffers_are_not_kept() {
+        let mut pool = Pool {
+            buffers: Vec::new(),
+        };
+        pool.give(vec![0.0; 10]);
+        assert_eq!(pool.bytes(), 0, "small buffers go back to the allocator");
+        pool.give(vec![0.0; 4 * MIN_POOLED]);
+        assert!(
+            pool.take(MIN_POOLED).is_none(),
+            "4x too large: not handed out"
+        );
+        assert!(pool.take(3 * MIN_POOLED).is_some());
+        // Fill to the bound: the pool never holds more.
+        for _ in 0..(MAX_POOLED_BYTES / (4 * (1 << 20)) + 2) {
+            pool.give(vec![0.0; 1 << 20]);
+        }
+        assert!(pool.bytes() <= MAX_POOLED_BYTES);
+    }
+
+    #[test]
+    fn only_the_last_owner_returns_the_storage() {
+        let t = crate::Tensor::from_vec("test", &[MIN_POOLED], vec![1.0; MIN_POOLED]);
+        let shared = t.clone();
+        let ptr = t.data().as_ptr();
+        drop(t);
+        // The storage is still in use by `shared`: it must not be in the pool.
+        let pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(pool.buffers.iter().all(|v| v.as_ptr() != ptr));
+        drop(pool);
+        assert!(shared.data().iter().all(|&x| x == 1.0));
     }
 }

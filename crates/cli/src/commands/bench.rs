@@ -1,11 +1,13 @@
-//! `convlab bench conv|train`: how fast the kernels and a training epoch run here.
+//! `convlab bench conv|train|predict`: how fast the kernels, a training epoch and inference run
+//! here.
 //!
-//! - `conv`: im2col, direct and Winograd (on 3x3 stride-1 layers), forward and backward, for the chapter's two layers (or any
-//!   `--shape`), as median milliseconds and GFLOP/s, the winner marked. Both algorithms are
-//!   checked to agree before anything is timed.
+//! - `conv`: im2col, direct and Winograd (on 3x3 stride-1 layers), forward and backward, for the
+//!   chapter's two layers (or any `--shape`), as median milliseconds and GFLOP/s, the fastest
+//!   marked. Direct and Winograd are checked to agree with im2col before anything is timed.
 //! - `train`: one epoch of the chapter's setup on the real data (48,000 training images at batch
 //!   32, then the 12,000 validation images): seconds, images per second, and the GFLOP/s those
 //!   FLOP counts imply.
+//! - `predict`: images per second of `predict` over the 10,000 test images (batch 256).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

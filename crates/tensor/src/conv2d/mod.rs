@@ -366,7 +366,8 @@ pub fn conv2d_relu_backward(
     }
 }
 
-/// db[co] = sum of dy over every position: shared by both algorithms.
+/// db[co] = sum of dy over every position (the direct algorithm; im2col and Winograd sum per
+/// block).
 pub(crate) fn bias_grad(g: &Conv2dGeometry, dy: &[f32]) -> Tensor {
     let mut db = vec![0.0f32; g.co];
     for dy_row in dy.chunks_exact(g.co) {
