@@ -18,8 +18,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::{Conv2dGeometry, Conv2dGrads};
-use crate::elementwise::{relu_grad_value, relu_value};
+use super::{blocks, Conv2dGeometry, Conv2dGrads};
+use crate::elementwise::relu_value;
 use crate::gemm::{gemm_serial, MatMut, MatRef};
 use crate::recycle;
 use crate::Tensor;
@@ -249,36 +249,22 @@ pub(super) fn backward(
     );
     let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
-    let blocks = g.n.div_ceil(images);
     // col2im zeroes each image of dx before adding into it.
     let mut dx = recycle::take(if need_dx { g.n * g.h * g.w * g.c } else { 0 });
-    let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
-        dx.chunks_mut(images * g.h * g.w * g.c).map(Some).collect()
-    } else {
-        (0..blocks).map(|_| None).collect()
-    };
+    let dx_blocks = blocks::dx_blocks(g, &mut dx, images, need_dx);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_blocks
         .into_par_iter()
         .zip(dy.data().par_chunks(images * g.ho * g.wo * g.co))
         .enumerate()
         .map(|(block, (dx_block, dy_block))| {
             let rows = dy_block.len() / g.co;
-            let masked: Vec<f32>;
-            let dy_block = match relu_y {
-                Some(y) => {
-                    let y_block =
-                        &y.data()[block * images * g.ho * g.wo * g.co..][..dy_block.len()];
-                    masked = y_block
-                        .iter()
-                        .zip(dy_block)
-                        .map(|(&y, &d)| relu_grad_value(y, d))
-                        .collect();
-                    &masked[..]
-                }
-                None => dy_block,
-            };
+            let dy_block = &*blocks::masked_dy(
+                dy_block,
+                relu_y.map(Tensor::data),
+                block * images * g.ho * g.wo * g.co,
+            );
             let mut dw = vec![0.0f32; k * g.co];
-            let db = column_sums(dy_block, g.co);
+            let db = blocks::column_sums(dy_block, g.co);
             with_patch_buffer(rows * k, |patches| {
                 im2col_images(g, x.data(), block * images, patches);
                 // dW = Pᵀ · dY: P is read transposed through its strides.
@@ -304,29 +290,10 @@ pub(super) fn backward(
             (dw, db)
         })
         .collect();
-    let (mut dw, mut db) = (vec![0.0f32; k * g.co], vec![0.0f32; g.co]);
-    for (dw_part, db_part) in &partials {
-        add_into(&mut dw, dw_part);
-        add_into(&mut db, db_part);
-    }
+    let (dw, db) = blocks::sum_partials(&partials, k * g.co, g.co);
     Conv2dGrads {
         dx: need_dx.then(|| Tensor::from_vec("conv2d im2col backward", &g.x_shape(), dx)),
         dw: Tensor::from_vec("conv2d im2col backward", &g.w_shape(), dw),
         db: Tensor::from_vec("conv2d im2col backward", &[g.co], db),
-    }
-}
-
-/// The sums of the columns of a row-major matrix with `cols` columns.
-fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f32; cols];
-    for row in m.chunks_exact(cols) {
-        add_into(&mut sums, row);
-    }
-    sums
-}
-
-fn add_into(acc: &mut [f32], values: &[f32]) {
-    for (a, &v) in acc.iter_mut().zip(values) {
-        *a += v;
     }
 }

@@ -20,6 +20,7 @@
 //! Three algorithms compute the same numbers up to rounding (`ConvAlgorithm`); `im2col.rs`,
 //! `direct.rs` and `winograd.rs` each hold one algorithm's forward and backward side by side.
 
+mod blocks;
 mod direct;
 mod im2col;
 mod winograd;
@@ -369,13 +370,11 @@ pub fn conv2d_relu_backward(
 /// db[co] = sum of dy over every position (the direct algorithm; im2col and Winograd sum per
 /// block).
 pub(crate) fn bias_grad(g: &Conv2dGeometry, dy: &[f32]) -> Tensor {
-    let mut db = vec![0.0f32; g.co];
-    for dy_row in dy.chunks_exact(g.co) {
-        for (d, &v) in db.iter_mut().zip(dy_row) {
-            *d += v;
-        }
-    }
-    Tensor::from_vec("conv2d bias gradient", &[g.co], db)
+    Tensor::from_vec(
+        "conv2d bias gradient",
+        &[g.co],
+        blocks::column_sums(dy, g.co),
+    )
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::{Conv2dGeometry, Conv2dGrads};
-use crate::elementwise::{relu_grad_value, relu_value};
+use super::{blocks, Conv2dGeometry, Conv2dGrads};
+use crate::elementwise::relu_value;
 use crate::gemm::{gemm_serial, MatMut, MatRef};
 use crate::recycle;
 use crate::Tensor;
@@ -471,37 +471,21 @@ pub(super) fn backward(
     let u = transform_kernel(g, w.data());
     let (ty, tx) = tiles(g);
     let images = images_per_block(g);
-    let blocks = g.n.div_ceil(images);
     let image_len = g.h * g.w * g.c;
     let y_block_len = images * g.ho * g.wo * g.co;
     // Each block zeroes its images of dx before adding into them.
     let mut dx = recycle::take(if need_dx { g.n * image_len } else { 0 });
-    let dx_blocks: Vec<Option<&mut [f32]>> = if need_dx {
-        dx.chunks_mut(images * image_len).map(Some).collect()
-    } else {
-        (0..blocks).map(|_| None).collect()
-    };
+    let dx_blocks = blocks::dx_blocks(g, &mut dx, images, need_dx);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_blocks
         .into_par_iter()
         .zip(dy.data().par_chunks(y_block_len))
         .enumerate()
         .map(|(block, (dx_block, dy_block))| {
-            let masked: Vec<f32>;
-            let dy_block = match relu_y {
-                Some(y) => {
-                    let y_block = &y.data()[block * y_block_len..][..dy_block.len()];
-                    masked = y_block
-                        .iter()
-                        .zip(dy_block)
-                        .map(|(&y, &d)| relu_grad_value(y, d))
-                        .collect();
-                    &masked[..]
-                }
-                None => dy_block,
-            };
+            let dy_block =
+                &*blocks::masked_dy(dy_block, relu_y.map(Tensor::data), block * y_block_len);
             let block_images = dy_block.len() / (g.ho * g.wo * g.co);
             let t_total = block_images * ty * tx;
-            let db = column_sums(dy_block, g.co);
+            let db = blocks::column_sums(dy_block, g.co);
             let mut du = vec![0.0f32; 16 * g.c * g.co];
             with_buffers(16 * t_total * g.c, 16 * t_total * g.co, |v, dm| {
                 // dM = A dY Aᵀ per tile, with dY = 0 for outputs past the edge.
@@ -565,12 +549,7 @@ pub(super) fn backward(
         })
         .collect();
     // Sum the blocks' dU and db in block order, then dw = Gᵀ dU G.
-    let mut du = vec![0.0f32; 16 * g.c * g.co];
-    let mut db = vec![0.0f32; g.co];
-    for (du_part, db_part) in &partials {
-        du.iter_mut().zip(du_part).for_each(|(a, &v)| *a += v);
-        db.iter_mut().zip(db_part).for_each(|(a, &v)| *a += v);
-    }
+    let (du, db) = blocks::sum_partials(&partials, 16 * g.c * g.co, g.co);
     let block = g.c * g.co;
     let mut dw = vec![0.0f32; 9 * block];
     sandwich(&GT, &GT, &du, block, &mut dw, block, block, &mut Vec::new());
@@ -579,13 +558,4 @@ pub(super) fn backward(
         dw: Tensor::from_vec("conv2d winograd backward", &g.w_shape(), dw),
         db: Tensor::from_vec("conv2d winograd backward", &[g.co], db),
     }
-}
-
-/// The sums of the columns of a row-major matrix with `cols` columns.
-fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f32; cols];
-    for row in m.chunks_exact(cols) {
-        sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-    }
-    sums
 }
