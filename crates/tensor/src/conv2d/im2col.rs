@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::{blocks, Conv2dGeometry, Conv2dGrads};
 use crate::elementwise::relu_value;
-use crate::gemm::{gemm_serial, MatMut, MatRef};
+use crate::gemm::{gemm_serial, small_gemm, MatMut, MatRef};
 use crate::recycle;
 use crate::Tensor;
 
@@ -188,11 +188,9 @@ pub(super) fn forward(
             let rows = y_block.len() / g.co;
             with_patch_buffer(rows * k, |patches| {
                 im2col_images(g, x.data(), block * images, patches);
-                gemm_serial(
-                    1.0,
+                small_gemm(
                     MatRef::row_major(patches, rows, k),
                     MatRef::row_major(w.data(), k, g.co),
-                    0.0,
                     MatMut::row_major(y_block, rows, g.co),
                 );
                 // The epilogue, while the block is in cache: + b, then ReLU if fused.
@@ -268,11 +266,9 @@ pub(super) fn backward(
             with_patch_buffer(rows * k, |patches| {
                 im2col_images(g, x.data(), block * images, patches);
                 // dW = Pᵀ · dY: P is read transposed through its strides.
-                gemm_serial(
-                    1.0,
+                small_gemm(
                     MatRef::row_major(patches, rows, k).t(),
                     MatRef::row_major(dy_block, rows, g.co),
-                    0.0,
                     MatMut::row_major(&mut dw, k, g.co),
                 );
                 if let Some(dx_block) = dx_block {

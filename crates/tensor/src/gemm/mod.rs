@@ -1,4 +1,6 @@
-//! GEMM: `C = alpha * A·B + beta * C`, the one place convlab calls `unsafe` code.
+//! GEMM: `C = alpha * A·B + beta * C`, the one place convlab calls `unsafe` code: the call into
+//! matrixmultiply here, and the AVX-512 micro-kernel of `small_gemm` (`small.rs`), each with its
+//! contract checked before the `unsafe` block.
 //!
 //! A and B are read through strides, so A·B, A·Bᵀ and Aᵀ·B are the same call: a transpose is a
 //! view with its row and column strides swapped (`MatRef::t`), never a copy. C is always written
@@ -7,7 +9,7 @@
 //!
 //! The stride contract, in plain words: element (i, j) of a matrix view is
 //! `data[i * row_stride + j * col_stride]`; every such index must lie inside `data`. `check`
-//! verifies that for the largest (i, j) before the single `unsafe` call, so a wrong stride is a
+//! verifies that for the largest (i, j) before any `unsafe` code runs, so a wrong stride is a
 //! panic that names the operand, never an out-of-bounds read.
 //!
 //! Parallelism: a large product is split into one block of C's rows per rayon thread (each block
@@ -18,6 +20,9 @@
 //! model's shapes a rayon row split measured faster on every GEMM (see crates/tensor/README.md).
 
 use rayon::prelude::*;
+
+mod small;
+pub use small::small_gemm;
 
 /// A read-only matrix view: `rows x cols`, element (i, j) at `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +76,7 @@ impl<'a> MatRef<'a> {
     }
 
     /// Panics (naming `name`) unless every element (i, j) indexes inside `data`.
-    fn check(&self, name: &str) {
+    pub(crate) fn check(&self, name: &str) {
         if self.rows == 0 || self.cols == 0 {
             return;
         }
@@ -115,7 +120,7 @@ impl<'a> MatMut<'a> {
         }
     }
 
-    fn check(&self) {
+    pub(crate) fn check(&self) {
         if self.rows == 0 || self.cols == 0 {
             return;
         }

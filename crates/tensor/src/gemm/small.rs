@@ -1,0 +1,242 @@
+//! `small_gemm`: `C = A·B` without packing, for products whose output has few columns (a
+//! multiple of 32, at most a few hundred rows of K): the sixteen products of every Winograd block
+//! and the blocks of a one-channel im2col convolution.
+//!
+//! Why not matrixmultiply: it first copies A and B into its own panel layout ("packing"), which
+//! pays off when each copied value then feeds many multiply-adds. Here N is 32 or 64, so a packed
+//! value of A feeds only two to four vector multiply-adds, and perf showed packing at 15% of the
+//! Winograd convolution's time, half as much as the multiply-adds themselves.
+//!
+//! Nothing is copied here. B has unit column stride, so a row of B goes straight into vector
+//! registers; A is read in place through its strides, one value at a time, broadcast to a whole
+//! register. The micro-kernel holds an `R x 32` block of C in `2R` AVX-512 registers (R = 12
+//! uses 24 of the 32) and walks K once: for each p it loads B(p, j0..j0 + 32) and, for each row
+//! i, adds `A(i, p) · B(p, ..)` with one fused multiply-add per register. Rows left over at the
+//! bottom use R = 4 and R = 1.
+//!
+//! Every element of C is `Σ_p A(i, p) · B(p, j)` summed in the order p = 0, 1, .., K-1 with fused
+//! multiply-adds, whichever R computes it, so the result does not depend on how C is cut.
+//!
+//! The kernel needs AVX-512F, known at compile time (`-C target-cpu=native`); on other CPUs, or
+//! when N is not a multiple of 32 or B's columns are not contiguous, `small_gemm` is
+//! `gemm_serial` (matrixmultiply).
+
+use super::{gemm_serial, MatMut, MatRef};
+
+/// C = A·B (C is overwritten, so it may hold anything on entry). Panics, naming every shape,
+/// unless the shapes chain and every view fits its data.
+pub fn small_gemm(a: MatRef, b: MatRef, c: MatMut) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if b.col_stride == 1 && b.cols.is_multiple_of(avx512::COLS) && a.cols > 0 {
+        return avx512::gemm(a, b, c);
+    }
+    gemm_serial(1.0, a, b, 0.0, c);
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{MatMut, MatRef};
+
+    /// Columns of C per micro-kernel call: two registers of 16 f32.
+    pub const COLS: usize = 32;
+
+    /// The whole product, cut into micro-kernel blocks of R rows by 32 columns.
+    pub fn gemm(a: MatRef, b: MatRef, c: MatMut) {
+        let (m, k, n) = (a.rows, a.cols, b.cols);
+        assert!(
+            b.rows == k && c.rows == m && c.cols == n,
+            "small_gemm: shapes do not chain: A {} x {}, B {} x {}, C {} x {}",
+            a.rows,
+            a.cols,
+            b.rows,
+            b.cols,
+            c.rows,
+            c.cols
+        );
+        assert!(k > 0 && b.col_stride == 1 && n.is_multiple_of(COLS));
+        a.check("A");
+        b.check("B");
+        c.check();
+        for j0 in (0..n).step_by(COLS) {
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = match m - i0 {
+                    12.. => 12,
+                    4.. => 4,
+                    _ => 1,
+                };
+                let block = Block {
+                    a: &a.data[i0 * a.row_stride..],
+                    a_strides: (a.row_stride, a.col_stride),
+                    k,
+                    b: &b.data[j0..],
+                    b_row_stride: b.row_stride,
+                };
+                let c_block = &mut c.data[i0 * c.row_stride + j0..];
+                match rows {
+                    12 => block.sums::<12>(c_block, c.row_stride),
+                    4 => block.sums::<4>(c_block, c.row_stride),
+                    _ => block.sums::<1>(c_block, c.row_stride),
+                }
+                i0 += rows;
+            }
+        }
+    }
+
+    /// One micro-kernel's operands: A(i, p) at `a[i * a_strides.0 + p * a_strides.1]`,
+    /// B(p, j) at `b[p * b_row_stride + j]`, for p < k.
+    struct Block<'a> {
+        a: &'a [f32],
+        a_strides: (usize, usize),
+        k: usize,
+        b: &'a [f32],
+        b_row_stride: usize,
+    }
+
+    impl Block<'_> {
+        /// Writes the R x 32 sums into `c` (row i at `c[i * c_row_stride..]`).
+        #[inline(always)]
+        fn sums<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
+            let (rs, cs) = self.a_strides;
+            // The bounds of every access below, checked once instead of in the inner loop.
+            assert!(
+                (R - 1) * rs + (self.k - 1) * cs < self.a.len()
+                    && (self.k - 1) * self.b_row_stride + COLS <= self.b.len()
+                    && (R - 1) * c_row_stride + COLS <= c.len(),
+                "small_gemm: block bounds"
+            );
+            // SAFETY: AVX-512F is enabled for the whole crate (this module is compiled only
+            // then), and the assert above covers every index `kernel` forms.
+            unsafe { self.kernel::<R>(c, c_row_stride) }
+        }
+
+        /// # Safety
+        /// The CPU has AVX-512F, and the bounds asserted in `sums` hold.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn kernel<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
+            let (rs, cs) = self.a_strides;
+            let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
+            let mut acc = [[_mm512_setzero_ps(); 2]; R];
+            for p in 0..self.k {
+                let b_row = b.add(p * self.b_row_stride);
+                let b_p = [_mm512_loadu_ps(b_row), _mm512_loadu_ps(b_row.add(16))];
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    let a_ip = _mm512_set1_ps(*a.add(i * rs + p * cs));
+                    acc_row[0] = _mm512_fmadd_ps(a_ip, b_p[0], acc_row[0]);
+                    acc_row[1] = _mm512_fmadd_ps(a_ip, b_p[1], acc_row[1]);
+                }
+            }
+            let c = c.as_mut_ptr();
+            for (i, acc_row) in acc.iter().enumerate() {
+                _mm512_storeu_ps(c.add(i * c_row_stride), acc_row[0]);
+                _mm512_storeu_ps(c.add(i * c_row_stride + 16), acc_row[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// The plain triple loop, summing over p in order with fused multiply-adds (the kernel's
+    /// order, so on AVX-512 the bits must agree exactly).
+    fn naive(a: &MatRef, b: &MatRef) -> Vec<f32> {
+        let mut c = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                let mut s = 0.0f32;
+                for p in 0..a.cols {
+                    let a_ip = a.data[i * a.row_stride + p * a.col_stride];
+                    s = a_ip.mul_add(b.data[p * b.row_stride + j], s);
+                }
+                c[i * b.cols + j] = s;
+            }
+        }
+        c
+    }
+
+    /// Whole numbers in -4..4: every product and partial sum is exact, so any summation order
+    /// (matrixmultiply's on CPUs without AVX-512) gives the same bits.
+    fn whole(len: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..len)
+            .map(|_| (rng.uniform() * 8.0).floor() - 4.0)
+            .collect()
+    }
+
+    #[test]
+    fn agrees_with_the_triple_loop_on_every_shape() {
+        let mut rng = Rng::new(7);
+        // Row counts that use each micro-kernel height (12, 4, 1) and their mixtures, this
+        // model's products (147 tiles, 32 / 64 channels; 9 taps), and shapes that fall back.
+        for &(m, k, n) in &[
+            (1, 1, 32),
+            (12, 3, 32),
+            (17, 5, 64),
+            (31, 32, 96),
+            (147, 32, 64),
+            (32, 147, 64),
+            (147, 64, 32),
+            (6272, 9, 32),
+            (9, 6272, 32),
+            (5, 7, 33),
+            (3, 0, 32),
+            (0, 4, 32),
+        ] {
+            for a_transposed in [false, true] {
+                let a_data = whole(m * k, &mut rng);
+                let a = if a_transposed {
+                    MatRef::row_major(&a_data, k, m).t()
+                } else {
+                    MatRef::row_major(&a_data, m, k)
+                };
+                let b_data = whole(k * n, &mut rng);
+                let b = MatRef::row_major(&b_data, k, n);
+                // NaN first, so an element the kernels skip shows up.
+                let mut c = vec![f32::NAN; m * n];
+                small_gemm(a, b, MatMut::row_major(&mut c, m, n));
+                assert_eq!(
+                    c,
+                    naive(&a, &b),
+                    "{m}x{k}x{n}, A transposed: {a_transposed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    fn gives_the_triple_loops_bits_on_fractions() {
+        let mut rng = Rng::new(8);
+        let (m, k, n) = (29, 41, 64);
+        let a_data: Vec<f32> = (0..m * k).map(|_| rng.uniform() - 0.5).collect();
+        let b_data: Vec<f32> = (0..k * n).map(|_| rng.uniform() - 0.5).collect();
+        let a = MatRef::row_major(&a_data, m, k);
+        let b = MatRef::row_major(&b_data, k, n);
+        let mut c = vec![f32::NAN; m * n];
+        small_gemm(a, b, MatMut::row_major(&mut c, m, n));
+        assert_eq!(c, naive(&a, &b));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn rejects_an_operand_too_short_for_its_shape() {
+        let a = [1.0f32; 12 * 4 - 1];
+        let b = [1.0f32; 4 * 32];
+        let mut c = [0.0f32; 12 * 32];
+        small_gemm(
+            MatRef {
+                data: &a,
+                rows: 12,
+                cols: 4,
+                row_stride: 4,
+                col_stride: 1,
+            },
+            MatRef::row_major(&b, 4, 32),
+            MatMut::row_major(&mut c, 12, 32),
+        );
+    }
+}
