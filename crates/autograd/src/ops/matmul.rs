@@ -1,9 +1,11 @@
 //! Matrix product: y = a · b, a (M, K), b (K, N), y (M, N). A Dense layer is x · w + bias.
 //!
-//! Backward: da = dy · bᵀ (M, K), db = aᵀ · dy (K, N); the transposes are GEMM strides.
+//! Backward: da = dy · bᵀ (M, K), db = aᵀ · dy (K, N); the transposes are GEMM strides. Every
+//! output is written whole by its GEMM (beta = 0), so it takes recycled storage unzeroed.
 
 use convlab_tensor::error::shape_panic;
 use convlab_tensor::gemm::{gemm, MatMut, MatRef};
+use convlab_tensor::recycle;
 use convlab_tensor::Tensor;
 
 use crate::tape::{Backward, Tape, Var};
@@ -21,7 +23,7 @@ impl Backward for MatmulBackward {
         let [m, k] = self.a.dims2("matmul backward");
         let n = self.b.dims2("matmul backward")[1];
         let da = needs[0].then(|| {
-            let mut da = vec![0.0f32; m * k];
+            let mut da = recycle::take(m * k);
             gemm(
                 1.0,
                 MatRef::row_major(dy.data(), m, n),
@@ -32,7 +34,7 @@ impl Backward for MatmulBackward {
             Tensor::from_vec("matmul backward", &[m, k], da)
         });
         let db = needs[1].then(|| {
-            let mut db = vec![0.0f32; k * n];
+            let mut db = recycle::take(k * n);
             gemm(
                 1.0,
                 MatRef::row_major(self.a.data(), m, k).t(),
@@ -58,7 +60,7 @@ impl Tape {
                 &[("a", a.shape()), ("b", b.shape())],
             );
         }
-        let mut y = vec![0.0f32; m * n];
+        let mut y = recycle::take(m * n);
         gemm(
             1.0,
             MatRef::row_major(a.value().data(), m, k),

@@ -123,6 +123,13 @@ fn max_row<const ARGMAX: bool>(
     }
 }
 
+/// Whether the windows cover the input exactly once: pool size = stride, no padding, and the
+/// output's windows reach the last row and column (as 2x2 pooling of an even size does).
+fn tiles_exactly(g: &Pool2dGeometry) -> bool {
+    let no_padding = g.pad_top == 0 && g.pad_left == 0;
+    no_padding && g.ph == g.sh && g.pw == g.sw && g.ho * g.ph == g.h && g.wo * g.pw == g.w
+}
+
 /// dx: each dy goes to the input that won its window (added, since windows may overlap).
 pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], dy: &Tensor) -> Tensor {
     if dy.shape() != g.y_shape() || argmax.len() != dy.len() {
@@ -139,16 +146,38 @@ pub fn max_pool2d_backward(g: &Pool2dGeometry, argmax: &[u32], dy: &Tensor) -> T
     }
     let image = g.h * g.w * g.c;
     let out_image = g.ho * g.wo * g.c;
-    // Each image is zeroed by the task that scatters into it.
     let mut dx = recycle::take(g.n * image);
-    dx.par_chunks_mut(image)
-        .zip(dy.data().par_chunks(out_image))
-        .zip(argmax.par_chunks(out_image))
-        .for_each(|((dx_img, dy_img), arg_img)| {
-            dx_img.fill(0.0);
-            for (&d, &at) in dy_img.iter().zip(arg_img) {
-                dx_img[at as usize] += d;
-            }
-        });
+    if tiles_exactly(g) {
+        // Every input lies in exactly one window: each dx element is written once, dy where
+        // its window's argmax points at it and 0 elsewhere, with no zeroing pass first.
+        dx.par_chunks_mut(g.ph * g.w * g.c)
+            .zip(dy.data().par_chunks(g.wo * g.c))
+            .zip(argmax.par_chunks(g.wo * g.c))
+            .enumerate()
+            .for_each(|(row, ((dx_rows, dy_row), arg_row))| {
+                let first = (row % g.ho) * g.ph * g.w * g.c;
+                for (i, dx_px) in dx_rows.chunks_exact_mut(g.c).enumerate() {
+                    let (ky, ix) = (i / g.w, i % g.w);
+                    let cell = &dy_row[ix / g.pw * g.c..][..g.c];
+                    let won = &arg_row[ix / g.pw * g.c..][..g.c];
+                    let at = first + (ky * g.w + ix) * g.c;
+                    for (ch, ((d, &dy), &won)) in dx_px.iter_mut().zip(cell).zip(won).enumerate() {
+                        *d = if won as usize == at + ch { dy } else { 0.0 };
+                    }
+                }
+            });
+    } else {
+        // Windows overlap or leave inputs out: zero each image, then add each dy into the
+        // input that won its window (the task that scatters into an image zeroes it).
+        dx.par_chunks_mut(image)
+            .zip(dy.data().par_chunks(out_image))
+            .zip(argmax.par_chunks(out_image))
+            .for_each(|((dx_img, dy_img), arg_img)| {
+                dx_img.fill(0.0);
+                for (&d, &at) in dy_img.iter().zip(arg_img) {
+                    dx_img[at as usize] += d;
+                }
+            });
+    }
     Tensor::from_vec("max_pool2d backward", &g.x_shape(), dx)
 }

@@ -119,6 +119,45 @@ fn reference(g: &Pool2dGeometry, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (max, avg)
 }
 
+fn dy_len(g: &Pool2dGeometry) -> usize {
+    g.n * g.ho * g.wo * g.c
+}
+
+/// The reference backward of max pooling: zeros, then each dy added at its window's argmax.
+fn scatter(g: &Pool2dGeometry, argmax: &[u32], dy: &[f32]) -> Vec<f32> {
+    let (image, out_image) = (g.h * g.w * g.c, g.ho * g.wo * g.c);
+    let mut dx = vec![0.0f32; g.n * image];
+    for (j, (&at, &d)) in argmax.iter().zip(dy).enumerate() {
+        dx[j / out_image * image + at as usize] += d;
+    }
+    dx
+}
+
+/// 2x2 pooling of even sizes (the chapter's), where each input is in exactly one window and the
+/// backward writes dx in one pass: the same as the scatter, stale pooled storage or not.
+#[test]
+fn exact_tiling_backward_matches_the_scatter() {
+    let mut rng = crate::rng::Rng::new(3);
+    for &(n, h, w, c) in &[(2, 4, 6, 3), (3, 28, 28, 32), (1, 2, 2, 1)] {
+        let g = Pool2dGeometry::new(&[n, h, w, c], (2, 2), (2, 2), Padding::Valid).unwrap();
+        let x: Vec<f32> = (0..n * h * w * c).map(|_| rng.uniform() - 0.5).collect();
+        let out = max_pool2d_forward(&g, &Tensor::new(&g.x_shape(), x).unwrap());
+        let dy: Vec<f32> = (0..dy_len(&g)).map(|_| rng.uniform()).collect();
+        // Leave NaN-filled storage in the recycling pool, in case the backward reuses it.
+        drop(Tensor::full(&g.x_shape(), f32::NAN));
+        let dx = max_pool2d_backward(
+            &g,
+            &out.argmax,
+            &Tensor::new(&g.y_shape(), dy.clone()).unwrap(),
+        );
+        assert_eq!(
+            dx.data(),
+            &scatter(&g, &out.argmax, &dy)[..],
+            "{n}x{h}x{w}x{c}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -147,6 +186,10 @@ proptest! {
             let image = j / (g.ho * g.wo * g.c);
             prop_assert_eq!(x.data()[image * h * w * c + at as usize], max[j]);
         }
+        // Max's backward is the plain scatter of dy onto the argmax (whichever path it takes).
+        let dy = Tensor::new(&g.y_shape(), values[..dy_len(&g)].to_vec()).unwrap();
+        let dx = max_pool2d_backward(&g, &out.argmax, &dy);
+        prop_assert_eq!(dx.data(), &scatter(&g, &out.argmax, dy.data())[..]);
         // Gradients sum to the upstream total (max routes, avg shares).
         let dy = Tensor::full(&g.y_shape(), 1.0);
         let total = dy.len() as f32;
