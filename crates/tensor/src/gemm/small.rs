@@ -12,7 +12,7 @@
 //! register. The micro-kernel holds an `R x 32` block of C in `2R` AVX-512 registers (R = 12
 //! uses 24 of the 32) and walks K once: for each p it loads B(p, j0..j0 + 32) and, for each row
 //! i, adds `A(i, p) · B(p, ..)` with one fused multiply-add per register. Rows left over at the
-//! bottom use R = 4 and R = 1.
+//! bottom use R = 8, 4 and 1.
 //!
 //! Every element of C is `Σ_p A(i, p) · B(p, j)` summed in the order p = 0, 1, .., K-1 with fused
 //! multiply-adds, whichever R computes it, so the result does not depend on how C is cut.
@@ -64,6 +64,7 @@ mod avx512 {
             while i0 < m {
                 let rows = match m - i0 {
                     12.. => 12,
+                    8.. => 8,
                     4.. => 4,
                     _ => 1,
                 };
@@ -77,6 +78,7 @@ mod avx512 {
                 let c_block = &mut c.data[i0 * c.row_stride + j0..];
                 match rows {
                     12 => block.sums::<12>(c_block, c.row_stride),
+                    8 => block.sums::<8>(c_block, c.row_stride),
                     4 => block.sums::<4>(c_block, c.row_stride),
                     _ => block.sums::<1>(c_block, c.row_stride),
                 }
@@ -170,7 +172,7 @@ mod tests {
     #[test]
     fn agrees_with_the_triple_loop_on_every_shape() {
         let mut rng = Rng::new(7);
-        // Row counts that use each micro-kernel height (12, 4, 1) and their mixtures, this
+        // Row counts that use each micro-kernel height (12, 8, 4, 1) and their mixtures, this
         // model's products (147 tiles, 32 / 64 channels; 9 taps), and shapes that fall back.
         for &(m, k, n) in &[
             (1, 1, 32),

@@ -43,7 +43,7 @@ use crate::elementwise::{relu_grad_value, relu_value};
 use crate::gemm::{small_gemm, MatMut, MatRef};
 use crate::recycle;
 use crate::Tensor;
-use tiles::{lane_groups, Grid, LANES};
+use tiles::{lane_groups, Grid, LANES, LANES_BACKWARD};
 
 mod tiles;
 
@@ -183,7 +183,7 @@ fn transform_input(grid: &Grid, padded: &[f32], v: &mut [f32]) {
     let t_total = v.len() / (16 * c);
     for t in 0..t_total {
         let window = grid.window(t);
-        for (c0, full) in lane_groups(c) {
+        for (c0, full) in lane_groups(c, LANES) {
             let v_t = &mut v[t * c + c0..];
             if full {
                 tiles::input_tile::<LANES>(grid, padded, window + c0, v_t, t_total * c);
@@ -255,7 +255,7 @@ pub(super) fn forward(
                     let y_at: [[Option<usize>; 2]; 2] = std::array::from_fn(|i| {
                         std::array::from_fn(|j| output_at(g, &grid, t, i, j))
                     });
-                    for (c0, full) in lane_groups(g.co) {
+                    for (c0, full) in lane_groups(g.co, LANES) {
                         let m_t = &m[t * g.co + c0..];
                         if full {
                             let out = tiles::output_tile::<LANES>(m_t, stride);
@@ -358,11 +358,11 @@ pub(super) fn backward(
                     let at: [[Option<usize>; 2]; 2] = std::array::from_fn(|i| {
                         std::array::from_fn(|j| output_at(g, &grid, t, i, j))
                     });
-                    for (c0, full) in lane_groups(g.co) {
+                    for (c0, full) in lane_groups(g.co, LANES_BACKWARD) {
                         let dm_t = &mut dm[t * g.co + c0..];
                         let (db_c, stride) = (&mut db[c0..], t_total * g.co);
                         if full {
-                            let d = tile_dy::<LANES>(dy_block, relu_y_block, at, c0, db_c);
+                            let d = tile_dy::<LANES_BACKWARD>(dy_block, relu_y_block, at, c0, db_c);
                             tiles::output_grad_tile(d, dm_t, stride);
                         } else {
                             let d = tile_dy::<1>(dy_block, relu_y_block, at, c0, db_c);
@@ -394,10 +394,10 @@ pub(super) fn backward(
                 let stride = t_total * g.c;
                 for t in 0..t_total {
                     let window = grid.window(t);
-                    for (c0, full) in lane_groups(g.c) {
+                    for (c0, full) in lane_groups(g.c, LANES_BACKWARD) {
                         let dv_t = &v[t * g.c + c0..];
                         if full {
-                            tiles::input_grad_tile::<LANES>(
+                            tiles::input_grad_tile::<LANES_BACKWARD>(
                                 &grid,
                                 dv_t,
                                 stride,
