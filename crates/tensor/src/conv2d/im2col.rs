@@ -20,7 +20,9 @@ use rayon::prelude::*;
 
 use super::{blocks, Conv2dGeometry, Conv2dGrads};
 use crate::elementwise::relu_value;
-use crate::gemm::{gemm_serial, small_gemm, MatMut, MatRef};
+use crate::gemm::{
+    gemm_serial, small_gemm, window_gemm, window_gemm_runs, Epilogue, MatMut, MatRef,
+};
 use crate::recycle;
 use crate::Tensor;
 
@@ -178,33 +180,138 @@ pub(super) fn forward(
     if let Some(b) = b {
         g.assert_bias("conv2d im2col forward", b);
     }
-    let k = g.kh * g.kw * g.c;
     let images = images_per_block(g);
     // Every element is written by its block's GEMM, so recycled storage needs no zeroing.
     let mut y = recycle::take(g.n * g.ho * g.wo * g.co);
-    y.par_chunks_mut(images * g.ho * g.wo * g.co)
-        .enumerate()
-        .for_each(|(block, y_block)| {
-            let rows = y_block.len() / g.co;
-            with_patch_buffer(rows * k, |patches| {
-                im2col_images(g, x.data(), block * images, patches);
-                small_gemm(
-                    MatRef::row_major(patches, rows, k),
-                    MatRef::row_major(w.data(), k, g.co),
-                    MatMut::row_major(y_block, rows, g.co),
-                );
-                // The epilogue, while the block is in cache: + b, then ReLU if fused.
-                if let Some(b) = b {
-                    for y_row in y_block.chunks_exact_mut(g.co) {
-                        y_row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
-                    }
-                }
-                if relu {
-                    y_block.iter_mut().for_each(|v| *v = relu_value(*v));
-                }
-            });
+    let blocks = y.par_chunks_mut(images * g.ho * g.wo * g.co).enumerate();
+    if window_gemm_runs(g.co) {
+        blocks.for_each(|(block, y_block)| {
+            windows_forward(g, x, w, b, relu, block * images, y_block)
         });
+    } else {
+        blocks.for_each(|(block, y_block)| {
+            patches_forward(g, x, w, b, relu, block * images, y_block)
+        });
+    }
     Tensor::from_vec("conv2d im2col forward", &g.y_shape(), y)
+}
+
+/// One block of the forward pass through the patch matrix: build it, multiply, then the
+/// epilogue (+ b, ReLU if fused) while the block is still in cache.
+pub(super) fn patches_forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    relu: bool,
+    first_image: usize,
+    y_block: &mut [f32],
+) {
+    let k = g.kh * g.kw * g.c;
+    let rows = y_block.len() / g.co;
+    with_patch_buffer(rows * k, |patches| {
+        im2col_images(g, x.data(), first_image, patches);
+        small_gemm(
+            MatRef::row_major(patches, rows, k),
+            MatRef::row_major(w.data(), k, g.co),
+            MatMut::row_major(y_block, rows, g.co),
+        );
+        if let Some(b) = b {
+            for y_row in y_block.chunks_exact_mut(g.co) {
+                y_row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
+            }
+        }
+        if relu {
+            y_block.iter_mut().for_each(|v| *v = relu_value(*v));
+        }
+    });
+}
+
+/// One block of the forward pass without the patch matrix: each image is copied into a
+/// zero-padded frame, and `window_gemm` reads every output row's patches straight from it
+/// (row i of the patches of output row oy starts at padded pixel (oy * SH, i * SW); tap
+/// (ky, kx, ci) is `taps[(ky * KW + kx) * C + ci]` values further), adding b and applying the
+/// ReLU before it stores y. The same sums, in the same order, as `patches_forward`.
+pub(super) fn windows_forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    relu: bool,
+    first_image: usize,
+    y_block: &mut [f32],
+) {
+    let frame = Frame::new(g);
+    let taps = frame.taps(g);
+    let epilogue = Epilogue {
+        bias: b.map(Tensor::data),
+        relu,
+    };
+    let image_len = g.h * g.w * g.c;
+    let y_image_len = g.ho * g.wo * g.co;
+    with_patch_buffer(frame.len(g), |padded| {
+        for (i, y_image) in y_block.chunks_exact_mut(y_image_len).enumerate() {
+            let image = &x.data()[(first_image + i) * image_len..][..image_len];
+            frame.fill(g, image, padded);
+            for (oy, y_row) in y_image.chunks_exact_mut(g.wo * g.co).enumerate() {
+                window_gemm(
+                    &padded[oy * g.sh * frame.cols * g.c..],
+                    g.sw * g.c,
+                    &taps,
+                    MatRef::row_major(w.data(), taps.len(), g.co),
+                    MatMut::row_major(y_row, g.wo, g.co),
+                    epilogue,
+                );
+            }
+        }
+    });
+}
+
+/// An image with its zero padding: exactly the rows and columns the output's windows reach,
+/// image pixel (iy, ix) at (iy + pad_top, ix + pad_left).
+struct Frame {
+    rows: usize,
+    cols: usize,
+}
+
+impl Frame {
+    fn new(g: &Conv2dGeometry) -> Frame {
+        Frame {
+            rows: (g.ho - 1) * g.sh + g.kh,
+            cols: (g.wo - 1) * g.sw + g.kw,
+        }
+    }
+
+    fn len(&self, g: &Conv2dGeometry) -> usize {
+        self.rows * self.cols * g.c
+    }
+
+    /// Where tap (ky, kx, ci) of a window lies from the window's first value, in the
+    /// patch matrix's column order.
+    fn taps(&self, g: &Conv2dGeometry) -> Vec<usize> {
+        let mut taps = Vec::with_capacity(g.kh * g.kw * g.c);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                taps.extend((0..g.c).map(|ci| (ky * self.cols + kx) * g.c + ci));
+            }
+        }
+        taps
+    }
+
+    /// Copies one image (H, W, C) into `padded`, zero around it; rows or columns beyond what
+    /// the windows reach (the end of a `valid` convolution that does not divide) are left out.
+    fn fill(&self, g: &Conv2dGeometry, image: &[f32], padded: &mut [f32]) {
+        padded.fill(0.0);
+        let cols = g.w.min(self.cols - g.pad_left);
+        for (iy, row) in image.chunks_exact(g.w * g.c).enumerate() {
+            let py = iy + g.pad_top;
+            if py >= self.rows {
+                break;
+            }
+            padded[(py * self.cols + g.pad_left) * g.c..][..cols * g.c]
+                .copy_from_slice(&row[..cols * g.c]);
+        }
+    }
 }
 
 /// Gradients of the im2col convolution (see the module docs for the three products). dx is

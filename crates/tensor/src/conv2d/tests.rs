@@ -361,3 +361,52 @@ proptest! {
         }
     }
 }
+
+/// Geometries whose outputs have 32 or 64 channels: where `window_gemm` runs (with AVX-512),
+/// im2col's forward reads the patches straight from a padded frame instead of building them.
+fn wide_geometries() -> impl Strategy<Value = Conv2dGeometry> {
+    (
+        (1usize..=4, 1usize..=13, 1usize..=13, 1usize..=3),
+        (1usize..=4, 1usize..=4, prop_oneof![Just(32usize), Just(64)]),
+        (1usize..=3, 1usize..=3, any::<bool>()),
+    )
+        .prop_map(|((n, h, w, c), (kh, kw, co), (sh, sw, same))| {
+            let padding = if same || kh > h || kw > w {
+                Padding::Same
+            } else {
+                Padding::Valid
+            };
+            Conv2dGeometry::new(&[n, h, w, c], &[kh, kw, c, co], (sh, sw), padding).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn im2col_with_wide_outputs_matches_the_reference(g in wide_geometries(), seed in any::<u64>()) {
+        check_against_reference(&g, seed);
+    }
+
+    /// Reading the windows from the padded frame gives the bits of building the patch matrix,
+    /// with and without the bias and the fused ReLU.
+    #[test]
+    fn windows_forward_gives_the_bits_of_patches_forward(
+        g in wide_geometries(),
+        seed in any::<u64>(),
+        relu in any::<bool>(),
+        bias in any::<bool>(),
+    ) {
+        prop_assume!(crate::gemm::window_gemm_runs(g.co));
+        let (x, w, b) = (tensor(&g.x_shape(), seed), tensor(&g.w_shape(), seed ^ 1), tensor(&[g.co], seed ^ 2));
+        let b = bias.then_some(&b);
+        let mut from_windows = vec![f32::NAN; g.n * g.ho * g.wo * g.co];
+        im2col::windows_forward(&g, &x, &w, b, relu, 0, &mut from_windows);
+        let mut from_patches = vec![f32::NAN; from_windows.len()];
+        im2col::patches_forward(&g, &x, &w, b, relu, 0, &mut from_patches);
+        prop_assert_eq!(
+            from_windows.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            from_patches.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+}

@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 
 mod small;
-pub use small::small_gemm;
+pub use small::{small_gemm, window_gemm, window_gemm_runs, Epilogue};
 
 /// A read-only matrix view: `rows x cols`, element (i, j) at `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
