@@ -3,7 +3,7 @@
 //! images of dx, and partial dw/db sums that are added in block order, so the result does not
 //! depend on which thread ran which block.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::Conv2dGeometry;
 use crate::elementwise::relu_grad_value;
@@ -22,24 +22,54 @@ pub(super) fn dx_blocks<'a>(
     }
 }
 
-/// A block's dy, which starts at element `first` of dy, masked where a fused ReLU's output
-/// `relu_y` (all of it) is not positive: ReLU's backward, without a tensor of its own.
-pub(super) fn masked_dy<'a>(
-    dy_block: &'a [f32],
+thread_local! {
+    /// Each thread's buffer for a block's masked dy, kept between calls.
+    static MASKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a block's dy (which starts at element `first` of dy) and its column sums (the
+/// block's db). With a fused ReLU's output `relu_y` (all of it), dy is first masked where y is
+/// not positive: ReLU's backward, into a buffer this thread reuses, in the same pass as the sums.
+pub(super) fn with_masked_dy<R>(
+    dy_block: &[f32],
     relu_y: Option<&[f32]>,
     first: usize,
-) -> Cow<'a, [f32]> {
-    match relu_y {
-        Some(y) => {
-            let y_block = &y[first..][..dy_block.len()];
-            y_block
-                .iter()
-                .zip(dy_block)
-                .map(|(&y, &d)| relu_grad_value(y, d))
-                .collect()
+    co: usize,
+    f: impl FnOnce(&[f32], Vec<f32>) -> R,
+) -> R {
+    let Some(y) = relu_y else {
+        return f(dy_block, column_sums(dy_block, co));
+    };
+    let y_block = &y[first..][..dy_block.len()];
+    let mask_into = |masked: &mut [f32]| {
+        let mut sums = vec![0.0f32; co];
+        for ((m_row, dy_row), y_row) in masked
+            .chunks_exact_mut(co)
+            .zip(dy_block.chunks_exact(co))
+            .zip(y_block.chunks_exact(co))
+        {
+            for (((m, &d), &y), s) in m_row.iter_mut().zip(dy_row).zip(y_row).zip(&mut sums) {
+                *m = relu_grad_value(y, d);
+                *s += *m;
+            }
         }
-        None => Cow::Borrowed(dy_block),
-    }
+        sums
+    };
+    MASKED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < dy_block.len() {
+                buffer.resize(dy_block.len(), 0.0);
+            }
+            let masked = &mut buffer[..dy_block.len()];
+            let sums = mask_into(masked);
+            f(masked, sums)
+        }
+        Err(_) => {
+            let mut masked = vec![0.0; dy_block.len()];
+            let sums = mask_into(&mut masked);
+            f(&masked, sums)
+        }
+    })
 }
 
 /// The sums of the columns of a row-major matrix with `cols` columns (a block's db).

@@ -30,6 +30,8 @@ thread_local! {
     /// Each thread's patch matrix buffer, kept between calls: allocating it afresh each step
     /// costs a memset or page faults every time.
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Each thread's padded-image buffer (`Frame`), for the same reason.
+    static FRAME: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Target size of one block's patch matrix plus its slice of y (or dy): 256K values (1 MB), so
@@ -52,10 +54,23 @@ fn images_per_block(g: &Conv2dGeometry) -> usize {
         .min(g.n.div_ceil(MIN_BLOCKS))
 }
 
-/// Runs `f` on a buffer of `len` floats (contents unspecified), reusing this thread's buffer
-/// when it is free (a fresh one otherwise, e.g. if a conv runs inside another's `f`).
+/// Runs `f` on a buffer of `len` floats (contents unspecified), reusing this thread's patch
+/// buffer when it is free (a fresh one otherwise, e.g. if a conv runs inside another's `f`).
 fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PATCHES.with(|cell| match cell.try_borrow_mut() {
+    with_buffer(&PATCHES, len, f)
+}
+
+/// The same with this thread's frame buffer.
+fn with_frame_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    with_buffer(&FRAME, len, f)
+}
+
+fn with_buffer<R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffer) => {
             if buffer.len() < len {
                 buffer.resize(len, 0.0);
@@ -67,8 +82,10 @@ fn with_patch_buffer<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 }
 
 /// Writes the rows of the patch matrix that belong to images `first_image..`, as many images as
-/// `patches` holds (HO*WO rows of KH*KW*C taps each). Padding taps are written as zeros, so
-/// `patches` may hold anything on entry.
+/// `patches` holds (HO*WO rows of KH*KW*C taps each). Each image is first copied into a
+/// zero-padded frame, so every window lies inside it and a kernel row's KW taps are one run of
+/// KW*C contiguous values (KW neighbouring pixels in NHWC), whatever the padding: no tap tests
+/// an edge. `patches` may hold anything on entry.
 fn im2col_images(g: &Conv2dGeometry, x: &[f32], first_image: usize, patches: &mut [f32]) {
     let k = g.kh * g.kw * g.c;
     let per_image = g.ho * g.wo * k;
@@ -77,34 +94,21 @@ fn im2col_images(g: &Conv2dGeometry, x: &[f32], first_image: usize, patches: &mu
             && first_image * per_image + patches.len() <= g.n * per_image,
         "im2col: patch buffer size"
     );
-    // A kernel row's KW taps read KW neighbouring pixels, which are contiguous in NHWC: when the
-    // window lies inside the image they are one copy of KW*C values instead of KW copies of C.
+    let frame = Frame::new(g);
+    let image_len = g.h * g.w * g.c;
     let run = g.kw * g.c;
-    for (i, p_image) in patches.chunks_exact_mut(per_image).enumerate() {
-        let image = &x[(first_image + i) * g.h * g.w * g.c..][..g.h * g.w * g.c];
-        for (pos, patch) in p_image.chunks_exact_mut(k).enumerate() {
-            let (oy, ox) = (pos / g.wo, pos % g.wo);
-            let first_col = (ox * g.sw).checked_sub(g.pad_left);
-            let inside = first_col.is_some_and(|ix| ix + g.kw <= g.w);
-            for (ky, taps) in patch.chunks_exact_mut(run).enumerate() {
-                let Some(iy) = g.input_row(oy, ky) else {
-                    taps.fill(0.0);
-                    continue;
-                };
-                let row = &image[iy * g.w * g.c..][..g.w * g.c];
-                if let (true, Some(ix)) = (inside, first_col) {
-                    copy_run(taps, &row[ix * g.c..][..run]);
-                    continue;
-                }
-                for (kx, tap) in taps.chunks_exact_mut(g.c).enumerate() {
-                    match g.input_col(ox, kx) {
-                        Some(ix) => copy_run(tap, &row[ix * g.c..][..g.c]),
-                        None => tap.fill(0.0),
-                    }
+    with_frame_buffer(frame.len(g), |padded| {
+        for (i, p_image) in patches.chunks_exact_mut(per_image).enumerate() {
+            frame.fill(g, &x[(first_image + i) * image_len..][..image_len], padded);
+            for (pos, patch) in p_image.chunks_exact_mut(k).enumerate() {
+                let (oy, ox) = (pos / g.wo, pos % g.wo);
+                for (ky, taps) in patch.chunks_exact_mut(run).enumerate() {
+                    let at = ((oy * g.sh + ky) * frame.cols + ox * g.sw) * g.c;
+                    copy_run(taps, &padded[at..][..run]);
                 }
             }
         }
-    }
+    });
 }
 
 /// `dst.copy_from_slice(src)`, with the short runs of a one-channel input (conv1: 3 values per
@@ -249,7 +253,7 @@ pub(super) fn windows_forward(
     };
     let image_len = g.h * g.w * g.c;
     let y_image_len = g.ho * g.wo * g.co;
-    with_patch_buffer(frame.len(g), |padded| {
+    with_frame_buffer(frame.len(g), |padded| {
         for (i, y_image) in y_block.chunks_exact_mut(y_image_len).enumerate() {
             let image = &x.data()[(first_image + i) * image_len..][..image_len];
             frame.fill(g, image, padded);
@@ -363,34 +367,37 @@ pub(super) fn backward(
         .enumerate()
         .map(|(block, (dx_block, dy_block))| {
             let rows = dy_block.len() / g.co;
-            let dy_block = &*blocks::masked_dy(
+            let first = block * images * g.ho * g.wo * g.co;
+            blocks::with_masked_dy(
                 dy_block,
                 relu_y.map(Tensor::data),
-                block * images * g.ho * g.wo * g.co,
-            );
-            let mut dw = vec![0.0f32; k * g.co];
-            let db = blocks::column_sums(dy_block, g.co);
-            with_patch_buffer(rows * k, |patches| {
-                im2col_images(g, x.data(), block * images, patches);
-                // dW = Pᵀ · dY: P is read transposed through its strides.
-                small_gemm(
-                    MatRef::row_major(patches, rows, k).t(),
-                    MatRef::row_major(dy_block, rows, g.co),
-                    MatMut::row_major(&mut dw, k, g.co),
-                );
-                if let Some(dx_block) = dx_block {
-                    // dP = dY · Wᵀ into the same buffer (P is no longer needed), then col2im.
-                    gemm_serial(
-                        1.0,
-                        MatRef::row_major(dy_block, rows, g.co),
-                        MatRef::row_major(w.data(), k, g.co).t(),
-                        0.0,
-                        MatMut::row_major(patches, rows, k),
-                    );
-                    col2im(g, patches, dx_block);
-                }
-            });
-            (dw, db)
+                first,
+                g.co,
+                |dy_block, db| {
+                    let mut dw = vec![0.0f32; k * g.co];
+                    with_patch_buffer(rows * k, |patches| {
+                        im2col_images(g, x.data(), block * images, patches);
+                        // dW = Pᵀ · dY: P is read transposed through its strides.
+                        small_gemm(
+                            MatRef::row_major(patches, rows, k).t(),
+                            MatRef::row_major(dy_block, rows, g.co),
+                            MatMut::row_major(&mut dw, k, g.co),
+                        );
+                        if let Some(dx_block) = dx_block {
+                            // dP = dY · Wᵀ into the same buffer (P is no longer needed), then col2im.
+                            gemm_serial(
+                                1.0,
+                                MatRef::row_major(dy_block, rows, g.co),
+                                MatRef::row_major(w.data(), k, g.co).t(),
+                                0.0,
+                                MatMut::row_major(patches, rows, k),
+                            );
+                            col2im(g, patches, dx_block);
+                        }
+                    });
+                    (dw, db)
+                },
+            )
         })
         .collect();
     let (dw, db) = blocks::sum_partials(&partials, k * g.co, g.co);
