@@ -37,6 +37,18 @@ pub enum Split {
     Test,
 }
 
+impl Split {
+    /// The name `--split` takes (for messages a person can act on).
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::All => "all",
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
 /// The chapter's data: the split training set and the test set.
 pub struct ChapterData {
     pub all: U8Images,

@@ -1,8 +1,9 @@
 //! convlab-tensor: the numeric core of convlab.
 //!
-//! An n-d f32 `Tensor` (row-major, shared storage), a checked GEMM over `matrixmultiply`, and the
-//! kernels every layer needs, each forward beside its backward:
-//! - `conv2d`: convolution, channels-last, by im2col + GEMM or directly;
+//! An n-d f32 `Tensor` (row-major, shared storage), a checked GEMM over `matrixmultiply` (and an
+//! unpacked AVX-512 one for small products, `gemm::small_gemm`), and the kernels every layer
+//! needs, each forward beside its backward:
+//! - `conv2d`: convolution, channels-last, by im2col + GEMM, directly, or by Winograd;
 //! - `pool2d`: max and average pooling;
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
 //! - `rng`: the seeded generator every random draw in convlab comes from.
@@ -12,8 +13,8 @@
 //! Shapes that come from a person are checked and return `TensorError`; a kernel handed tensors
 //! that do not match its geometry panics with the op name and every shape.
 //!
-//! Read in this order: `tensor`, `gemm`, `conv2d` (`mod`, `im2col`, `direct`), `pool2d`, then
-//! the small kernels.
+//! Read in this order: `tensor`, `gemm` (`mod`, `small`), `conv2d` (`mod`, `im2col`, `direct`,
+//! `winograd`), `pool2d`, then the small kernels.
 
 pub mod conv2d;
 pub mod elementwise;

@@ -193,9 +193,9 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),
-        "--index {} is out of range: the {:?} split has {} images",
+        "--index {} is out of range: --split {} has {} images",
         args.index,
-        args.split,
+        args.split.name(),
         split.len()
     );
     let x = split.inputs(&[args.index]);
@@ -206,8 +206,11 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     let input = input_image(&x, (grid.height() / (x.shape()[1] + 2)).max(1))?;
     let picture = side_by_side(&input, &grid, 8, [255, 255, 255])?;
     println!(
-        "layer {} {}: {c} maps of {h}x{w} for {:?} image {}",
-        args.layer, entry.name, args.split, args.index
+        "layer {} {}: {c} maps of {h}x{w} for image {} of --split {}",
+        args.layer,
+        entry.name,
+        args.index,
+        args.split.name()
     );
     write_output(&args.out, &picture.to_png()?)?;
     Ok(ExitCode::SUCCESS)

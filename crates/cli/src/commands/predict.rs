@@ -34,9 +34,9 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),
-        "--index {} is out of range: the {:?} split has {} images (0..{})",
+        "--index {} is out of range: --split {} has {} images (0..{})",
         args.index,
-        args.split,
+        args.split.name(),
         split.len(),
         split.len()
     );
