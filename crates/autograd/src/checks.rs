@@ -5,7 +5,7 @@
 use convlab_tensor::{ConvAlgorithm, Padding, Tensor};
 
 use crate::gradcheck::{gradcheck, uniform, GradcheckOptions, GradcheckReport};
-use crate::ops::dropout_mask;
+use crate::ops::{dropout_mask, ConvSpec, PoolSpec};
 use crate::{Tape, Var};
 
 /// One named check: what it differentiates, at which shapes, and how.
@@ -263,6 +263,47 @@ pub fn all() -> Vec<Check> {
         }));
     }
     for (name, algorithm) in [
+        ("conv2d+relu+max_pool2d im2col", ConvAlgorithm::Im2col),
+        ("conv2d+relu+max_pool2d direct", ConvAlgorithm::Direct),
+        ("conv2d+relu+max_pool2d winograd", ConvAlgorithm::Winograd),
+    ] {
+        checks.push(check(
+            name,
+            &[&[3, 6, 6, 2], &[3, 3, 2, 4], &[4]],
+            move |s| {
+                // Piecewise linear: elements whose step crossed a ReLU kink or changed a window's
+                // winner are skipped (their one-sided slopes disagree).
+                let opts = GradcheckOptions {
+                    step: 1e-2,
+                    atol: 1e-3,
+                    rtol: 1e-2,
+                    kink_tolerance: Some(1e-3),
+                    ..linear(s)
+                };
+                let inputs = [
+                    random(&[3, 6, 6, 2], s, 1.0),
+                    random(&[3, 3, 2, 4], s + 1, 1.0),
+                    random(&[4], s + 2, 1.0),
+                ];
+                let conv = ConvSpec {
+                    strides: (1, 1),
+                    padding: Padding::Same,
+                    algorithm,
+                };
+                let pool = PoolSpec {
+                    pool_size: (2, 2),
+                    strides: (2, 2),
+                    padding: Padding::Valid,
+                };
+                gradcheck(
+                    |t, v| t.conv2d_relu_max_pool2d(&v[0], &v[1], Some(&v[2]), conv, pool),
+                    &inputs,
+                    opts,
+                )
+            },
+        ));
+    }
+    for (name, algorithm) in [
         ("network im2col", ConvAlgorithm::Im2col),
         ("network direct", ConvAlgorithm::Direct),
         ("network winograd", ConvAlgorithm::Winograd),
@@ -275,7 +316,8 @@ pub fn all() -> Vec<Check> {
 }
 
 /// The chapter's network on a batch of two 8x8 images (its layers, a smaller image):
-/// Conv2D(32, 3, same) -> relu -> MaxPool(2) -> Conv2D(64, 3, same) -> relu -> MaxPool(2) ->
+/// Conv2D(32, 3, same) -> relu -> MaxPool(2) -> Conv2D(64, 3, same) -> relu -> MaxPool(2) (each
+/// conv, relu and pool as the fused op) ->
 /// Flatten -> Dense(100) -> relu -> Dropout (a fixed mask) -> Dense(10) -> cross-entropy,
 /// checked for every parameter.
 ///
@@ -319,11 +361,20 @@ pub fn network_check(algorithm: ConvAlgorithm, seed: u64) -> GradcheckReport {
 
 fn network(tape: &mut Tape, x: &Tensor, p: &[Var], mask: &Tensor, algorithm: ConvAlgorithm) -> Var {
     let x = tape.constant(x.clone());
-    // Conv2D(activation="relu") runs as the fused op, as it does when the model trains.
-    let h = tape.conv2d_relu(&x, &p[0], Some(&p[1]), (1, 1), Padding::Same, algorithm);
-    let h = tape.max_pool2d(&h, (2, 2), (2, 2), Padding::Valid);
-    let h = tape.conv2d_relu(&h, &p[2], Some(&p[3]), (1, 1), Padding::Same, algorithm);
-    let h = tape.max_pool2d(&h, (2, 2), (2, 2), Padding::Valid);
+    // Conv2D(activation="relu") and MaxPooling2D run as one fused op, as they do when the model
+    // trains.
+    let conv = ConvSpec {
+        strides: (1, 1),
+        padding: Padding::Same,
+        algorithm,
+    };
+    let pool = PoolSpec {
+        pool_size: (2, 2),
+        strides: (2, 2),
+        padding: Padding::Valid,
+    };
+    let h = tape.conv2d_relu_max_pool2d(&x, &p[0], Some(&p[1]), conv, pool);
+    let h = tape.conv2d_relu_max_pool2d(&h, &p[2], Some(&p[3]), conv, pool);
     let h = tape.flatten(&h);
     let h = tape.matmul(&h, &p[4]);
     let h = tape.add_bias(&h, &p[5]);

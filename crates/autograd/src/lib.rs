@@ -21,7 +21,7 @@ pub mod gradcheck;
 mod ops;
 mod tape;
 
-pub use ops::dropout_mask;
+pub use ops::{dropout_mask, ConvSpec, PoolSpec};
 pub use tape::{Backward, Gradients, ParamId, Tape, Var};
 
 use thiserror::Error;

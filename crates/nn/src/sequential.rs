@@ -237,7 +237,12 @@ impl Sequential {
         let mut h = x.clone();
         let mut logits = None;
         let mut param_index = 0;
+        // Set when layer k ran fused with layer k - 1 (which then did its work).
+        let mut done_by_previous = false;
         for (k, entry) in self.layers[..=last].iter().enumerate() {
+            if std::mem::take(&mut done_by_previous) {
+                continue;
+            }
             let params: Vec<Var> = entry
                 .weights
                 .iter()
@@ -246,6 +251,21 @@ impl Sequential {
                     tape.param(ParamId(param_index - 1), w.clone())
                 })
                 .collect();
+            // A pair of layers fused into one op; only when both are wanted (layer_output of a
+            // Conv2D must return the convolution's own output) and the second has no weights.
+            if let Some(next) = self.layers[..=last].get(k + 1) {
+                if next.weights.is_empty() {
+                    if let Some(y) =
+                        entry
+                            .layer
+                            .forward_fused_with_next(&next.layer, tape, &h, &params)
+                    {
+                        h = y;
+                        done_by_previous = true;
+                        continue;
+                    }
+                }
+            }
             if let Some(y) = entry.layer.forward_fused(tape, &h, &params) {
                 h = y;
                 continue;

@@ -3,6 +3,7 @@
 
 use convlab_nn::prelude::*;
 use convlab_nn::{chapter_model, ModelError};
+use convlab_tensor::Pool2dGeometry;
 
 /// The table is the chapter's own `model.summary()` output (../shared/seed), with its layer
 /// names renumbered as a fresh Keras session names them (the chapter's notebook had made one
@@ -113,6 +114,45 @@ fn intermediate_outputs_and_predict() {
         err.to_string().contains("expects (None, 28, 28, 1)"),
         "{err}"
     );
+}
+
+/// Conv2D(relu) and the MaxPooling2D after it run as one fused op when both are wanted; the
+/// pooled output must be the pooling of the convolution's own output (which `layer_output` of the
+/// Conv2D alone returns, unfused), for every algorithm.
+#[test]
+fn fused_conv_and_pool_give_the_pooled_convolution() {
+    let mut rng = convlab_tensor::rng::Rng::new(5);
+    let x = Tensor::from_vec(
+        "x",
+        &[5, 28, 28, 1],
+        (0..5 * 784).map(|_| rng.uniform()).collect(),
+    );
+    for algorithm in [
+        ConvAlgorithm::Im2col,
+        ConvAlgorithm::Direct,
+        ConvAlgorithm::Winograd,
+    ] {
+        let mut model = chapter_model(3, algorithm);
+        // Biases start at zero: give them values, so a fused op that dropped one would show.
+        for w in model.weights_mut() {
+            if w.rank() == 1 {
+                w.data_mut()
+                    .iter_mut()
+                    .for_each(|b| *b = rng.uniform() - 0.5);
+            }
+        }
+        for (conv, pool) in [(0, 1), (2, 3)] {
+            let maps = model.layer_output(&x, conv, 2).unwrap();
+            let pooled = model.layer_output(&x, pool, 2).unwrap();
+            let g = Pool2dGeometry::new(maps.shape(), (2, 2), (2, 2), Padding::Valid).unwrap();
+            let want = convlab_tensor::pool2d::max_pool2d_forward(&g, &maps).y;
+            assert_eq!(
+                pooled.data(),
+                want.data(),
+                "{algorithm:?}, layers {conv} and {pool}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! needs, each forward beside its backward:
 //! - `conv2d`: convolution, channels-last, by im2col + GEMM, directly, or by Winograd;
 //! - `pool2d`: max and average pooling;
+//! - `conv_relu_pool`: convolution, ReLU and max pooling fused, a few images at a time;
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
 //! - `rng`: the seeded generator every random draw in convlab comes from.
 //!
@@ -17,6 +18,7 @@
 //! `winograd`), `pool2d`, then the small kernels.
 
 pub mod conv2d;
+pub mod conv_relu_pool;
 pub mod elementwise;
 pub mod error;
 pub mod gemm;

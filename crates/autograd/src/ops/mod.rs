@@ -4,6 +4,7 @@
 mod add;
 mod avg_pool2d;
 mod conv2d;
+mod conv2d_relu_max_pool2d;
 mod cross_entropy;
 mod dropout;
 mod matmul;
@@ -16,4 +17,5 @@ mod sigmoid;
 mod softmax;
 mod tanh;
 
+pub use conv2d_relu_max_pool2d::{ConvSpec, PoolSpec};
 pub use dropout::dropout_mask;

@@ -3,11 +3,13 @@
 //!
 //! Parameters: kernel (kh, kw, in, filters) and bias (filters), in Keras's layout.
 
-use convlab_autograd::{Tape, Var};
+use convlab_autograd::{ConvSpec, Tape, Var};
 use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding};
 use serde::{Deserialize, Serialize};
 
-use super::{keras_shape, rank_error, ConvAlgorithmDef, PaddingDef, ParamSpec, Size2};
+use super::{
+    keras_shape, rank_error, ConvAlgorithmDef, MaxPooling2D, PaddingDef, ParamSpec, Size2,
+};
 use crate::activation::Activation;
 use crate::init::Initializer;
 use crate::ModelError;
@@ -151,6 +153,25 @@ impl Conv2D {
                 self.padding,
                 self.algorithm,
             )
+        })
+    }
+
+    /// The convolution, a ReLU activation and the max pooling of the next layer as one op
+    /// (`Tape::conv2d_relu_max_pool2d`), or None if the activation is not ReLU.
+    pub(super) fn forward_with_relu_and_pool(
+        &self,
+        pool: &MaxPooling2D,
+        tape: &mut Tape,
+        x: &Var,
+        params: &[Var],
+    ) -> Option<Var> {
+        (self.activation == Activation::Relu).then(|| {
+            let conv = ConvSpec {
+                strides: (self.strides.0, self.strides.1),
+                padding: self.padding,
+                algorithm: self.algorithm,
+            };
+            tape.conv2d_relu_max_pool2d(x, &params[0], params.get(1), conv, pool.spec())
         })
     }
 

@@ -127,6 +127,24 @@ impl Layer {
         }
     }
 
+    /// The forward pass of this layer, its activation and the layer after it (`next`, which has
+    /// no parameters) as one fused op: Conv2D with ReLU followed by MaxPooling2D. None for every
+    /// other pair, which run one after the other.
+    pub fn forward_fused_with_next(
+        &self,
+        next: &Layer,
+        tape: &mut Tape,
+        x: &Var,
+        params: &[Var],
+    ) -> Option<Var> {
+        match (self, next) {
+            (Layer::Conv2D(conv), Layer::MaxPooling2D(pool)) => {
+                conv.forward_with_relu_and_pool(pool, tape, x, params)
+            }
+            _ => None,
+        }
+    }
+
     /// The forward pass *before* the activation (x with a batch axis; `params` as `param_specs`).
     pub fn forward(&self, tape: &mut Tape, x: &Var, params: &[Var], mode: &mut ForwardMode) -> Var {
         match self {

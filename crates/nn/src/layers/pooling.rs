@@ -1,7 +1,7 @@
 //! MaxPooling2D and AveragePooling2D (see convlab_tensor::pool2d). Strides default to the pool
 //! size and padding to valid, as in Keras. No parameters.
 
-use convlab_autograd::{Tape, Var};
+use convlab_autograd::{PoolSpec, Tape, Var};
 use convlab_tensor::{Padding, Pool2dGeometry};
 use serde::{Deserialize, Serialize};
 
@@ -111,13 +111,17 @@ pooling_layer!(
 
 impl MaxPooling2D {
     pub(super) fn forward(&self, tape: &mut Tape, x: &Var) -> Var {
-        let strides = strides_or_pool(self.pool_size, self.strides);
-        tape.max_pool2d(
-            x,
-            (self.pool_size.0, self.pool_size.1),
-            strides,
-            self.padding,
-        )
+        let spec = self.spec();
+        tape.max_pool2d(x, spec.pool_size, spec.strides, spec.padding)
+    }
+
+    /// Window, strides (the pool size if unset) and padding, as the fused op takes them.
+    pub(super) fn spec(&self) -> PoolSpec {
+        PoolSpec {
+            pool_size: (self.pool_size.0, self.pool_size.1),
+            strides: strides_or_pool(self.pool_size, self.strides),
+            padding: self.padding,
+        }
     }
 }
 

@@ -82,7 +82,7 @@ pub(super) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
 }
 
 /// The blocks' partial (weight-gradient, bias-gradient) pairs added in block order.
-pub(super) fn sum_partials(
+pub(crate) fn sum_partials(
     partials: &[(Vec<f32>, Vec<f32>)],
     w_len: usize,
     co: usize,

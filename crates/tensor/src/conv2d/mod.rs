@@ -28,6 +28,7 @@ mod winograd;
 use crate::error::{checked_product, shape_panic, TensorError};
 use crate::{elementwise, Tensor};
 
+pub(crate) use blocks::sum_partials;
 pub use direct::{direct_backward, direct_forward};
 pub use im2col::{im2col_backward, im2col_forward};
 pub use winograd::applies as winograd_applies;

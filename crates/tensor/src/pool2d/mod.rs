@@ -12,6 +12,7 @@ mod max;
 
 pub use avg::{avg_pool2d_backward, avg_pool2d_forward};
 pub use max::{max_pool2d_backward, max_pool2d_forward, max_pool2d_forward_values, MaxPoolOutput};
+pub(crate) use max::{max_pool_images, unpool_images};
 
 use crate::conv2d::{output_size, Padding};
 use crate::error::{checked_product, TensorError};
