@@ -285,16 +285,7 @@ pub fn all() -> Vec<Check> {
                     random(&[3, 3, 2, 4], s + 1, 1.0),
                     random(&[4], s + 2, 1.0),
                 ];
-                let conv = ConvSpec {
-                    strides: (1, 1),
-                    padding: Padding::Same,
-                    algorithm,
-                };
-                let pool = PoolSpec {
-                    pool_size: (2, 2),
-                    strides: (2, 2),
-                    padding: Padding::Valid,
-                };
+                let (conv, pool) = chapter_conv_pool(algorithm);
                 gradcheck(
                     |t, v| t.conv2d_relu_max_pool2d(&v[0], &v[1], Some(&v[2]), conv, pool),
                     &inputs,
@@ -359,10 +350,8 @@ pub fn network_check(algorithm: ConvAlgorithm, seed: u64) -> GradcheckReport {
     )
 }
 
-fn network(tape: &mut Tape, x: &Tensor, p: &[Var], mask: &Tensor, algorithm: ConvAlgorithm) -> Var {
-    let x = tape.constant(x.clone());
-    // Conv2D(activation="relu") and MaxPooling2D run as one fused op, as they do when the model
-    // trains.
+/// The chapter's convolution (3x3 kernels, stride 1, same padding) and pooling (2x2, valid).
+fn chapter_conv_pool(algorithm: ConvAlgorithm) -> (ConvSpec, PoolSpec) {
     let conv = ConvSpec {
         strides: (1, 1),
         padding: Padding::Same,
@@ -373,6 +362,14 @@ fn network(tape: &mut Tape, x: &Tensor, p: &[Var], mask: &Tensor, algorithm: Con
         strides: (2, 2),
         padding: Padding::Valid,
     };
+    (conv, pool)
+}
+
+fn network(tape: &mut Tape, x: &Tensor, p: &[Var], mask: &Tensor, algorithm: ConvAlgorithm) -> Var {
+    let x = tape.constant(x.clone());
+    // Conv2D(activation="relu") and MaxPooling2D run as one fused op, as they do when the model
+    // trains.
+    let (conv, pool) = chapter_conv_pool(algorithm);
     let h = tape.conv2d_relu_max_pool2d(&x, &p[0], Some(&p[1]), conv, pool);
     let h = tape.conv2d_relu_max_pool2d(&h, &p[2], Some(&p[3]), conv, pool);
     let h = tape.flatten(&h);
