@@ -1,6 +1,13 @@
 //! Convolution, ReLU and max pooling as one op: the chapter's `Conv2D(activation="relu")`
 //! followed by `MaxPooling2D`.
 //!
+//! ```text
+//! y = max_pool2d(relu(conv2d(x, w) + b))
+//! ```
+//! Shapes: x (N, H, W, C), w (KH, KW, C, CO), b (CO), as in `conv2d`; the convolution's output
+//! (N, HO, WO, CO) is the pooling's input, and y (N, PO, QO, CO) with its argmax are exactly
+//! `max_pool2d_forward`'s (`pool2d`: window, strides and padding by the same rules).
+//!
 //! Run as two ops, the pair keeps the convolution's full-size output y for the backward, where
 //! the pooling writes a dy of y's size (three quarters zeros) that the convolution then reads
 //! back beside y for ReLU's mask. For conv1 at batch 32 y is 3.2 MB, more than a core's L2.
