@@ -22,15 +22,22 @@
 //! to float rounding and do not depend on the number of threads.
 //!
 //! Measured (`convlab bench train`, 6 alternating runs each): 6.75 s per epoch against 7.07 s
-//! with the two ops. Not for a Winograd convolution (`fusion_pays_off`): each call transforms the
-//! kernel again and sums its own partial products, and conv2's backward took 2.09 ms in chunks
-//! of 4 images against 1.56 ms on the whole batch (batch 32). The op still computes it, in
-//! chunks, but the tape runs such a layer as the two ops.
+//! with the two ops.
+//!
+//! A Winograd convolution is not cut into chunks: each call transforms the kernel again and sums
+//! its own partial products, and conv2's backward took 2.09 ms in chunks of 4 images against
+//! 1.56 ms on the whole batch (batch 32). When its 2x2 output tiles are the pooling's windows
+//! (2x2 at stride 2 over an even output, the chapter's conv2), the pooling happens inside the
+//! Winograd kernels instead, on the whole batch (`conv2d/winograd/pooled.rs`). Otherwise
+//! (`fusion_pays_off` is false) the op still computes it, in chunks, but the tape runs such a
+//! layer as the two ops.
 
 use rayon::prelude::*;
 
 use crate::conv2d::{
-    conv2d_backward, conv2d_relu_forward, sum_partials, Conv2dGeometry, Conv2dGrads, ConvAlgorithm,
+    conv2d_backward, conv2d_relu_forward, sum_partials, winograd_pools_by_tile,
+    winograd_relu_max_pool_backward, winograd_relu_max_pool_forward, Conv2dGeometry, Conv2dGrads,
+    ConvAlgorithm,
 };
 use crate::elementwise::relu_grad_value;
 use crate::pool2d::{max_pool_images, unpool_images, MaxPoolOutput};
@@ -51,10 +58,25 @@ fn images_per_chunk(conv: &Conv2dGeometry) -> usize {
         .min(conv.n.div_ceil(MIN_CHUNKS).max(1))
 }
 
-/// Whether the fused op is faster than the two ops for this convolution: not for a Winograd one
-/// (see the module docs), which callers should run as two ops.
-pub fn fusion_pays_off(conv: &Conv2dGeometry, algorithm: ConvAlgorithm) -> bool {
-    algorithm.resolve(conv) != ConvAlgorithm::Winograd
+/// Whether the whole batch goes through Winograd with the pooling in its output tiles
+/// (`winograd::pooled`) rather than in chunks.
+fn by_winograd_tiles(
+    conv: &Conv2dGeometry,
+    pool: &Pool2dGeometry,
+    algorithm: ConvAlgorithm,
+) -> bool {
+    algorithm.resolve(conv) == ConvAlgorithm::Winograd && winograd_pools_by_tile(conv, pool)
+}
+
+/// Whether the fused op is faster than the two ops: yes, but for a Winograd convolution whose
+/// tiles are not the pooling's windows (see the module docs), which callers should run as two
+/// ops.
+pub fn fusion_pays_off(
+    conv: &Conv2dGeometry,
+    pool: &Pool2dGeometry,
+    algorithm: ConvAlgorithm,
+) -> bool {
+    algorithm.resolve(conv) != ConvAlgorithm::Winograd || by_winograd_tiles(conv, pool, algorithm)
 }
 
 /// Panics, naming every shape, unless the pooling takes the convolution's output and the
@@ -102,6 +124,9 @@ pub fn conv2d_relu_max_pool2d_forward(
 ) -> MaxPoolOutput {
     const OP: &str = "conv2d+relu+max_pool2d forward";
     check(OP, conv, pool, x, w);
+    if by_winograd_tiles(conv, pool, algorithm) {
+        return winograd_relu_max_pool_forward(conv, pool, x, w, b, keep_argmax);
+    }
     let images = images_per_chunk(conv);
     let (x_image, out_image) = (conv.h * conv.w * conv.c, pool.ho * pool.wo * pool.c);
     // Every pooled value is written, so recycled storage needs no zeroing.
@@ -154,6 +179,9 @@ pub fn conv2d_relu_max_pool2d_backward(
         argmax.len(),
         pool.y_shape()
     );
+    if by_winograd_tiles(conv, pool, algorithm) {
+        return winograd_relu_max_pool_backward(conv, pool, x, w, y, argmax, dy, need_dx);
+    }
     let images = images_per_chunk(conv);
     let (x_image, out_image) = (conv.h * conv.w * conv.c, pool.ho * pool.wo * pool.c);
     let conv_out_image = conv.ho * conv.wo * conv.co;
@@ -208,15 +236,6 @@ mod tests {
     use crate::rng::Rng;
     use crate::Padding;
 
-    fn random(shape: &[usize], rng: &mut Rng) -> Tensor {
-        let len = shape.iter().product();
-        Tensor::from_vec(
-            "test",
-            shape,
-            (0..len).map(|_| rng.uniform() - 0.5).collect(),
-        )
-    }
-
     fn close(what: &str, a: &Tensor, b: &Tensor) {
         assert_eq!(a.shape(), b.shape(), "{what}");
         let scale = b.max_abs().max(1.0);
@@ -248,9 +267,9 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let mut rng = Rng::new(seed);
-            let x = random(&[n, h, w, c], &mut rng);
-            let k = random(&[3, 3, c, co], &mut rng);
-            let b = random(&[co], &mut rng);
+            let x = rng.tensor(&[n, h, w, c]);
+            let k = rng.tensor(&[3, 3, c, co]);
+            let b = rng.tensor(&[co]);
             let padding = if same { Padding::Same } else { Padding::Valid };
             let conv = Conv2dGeometry::new(x.shape(), k.shape(), (1, 1), padding).unwrap();
             let Ok(pool) = Pool2dGeometry::new(&conv.y_shape(), (pool, pool), (stride, stride), Padding::Valid) else {
@@ -265,7 +284,7 @@ mod tests {
             prop_assert_eq!(values.y.data(), unfused.y.data());
             prop_assert!(values.argmax.is_empty());
 
-            let dy = random(&pool.y_shape(), &mut rng);
+            let dy = rng.tensor(&pool.y_shape());
             let dy_conv = max_pool2d_backward(&pool, &unfused.argmax, &dy);
             let want = conv2d_relu_backward(&conv, &x, &k, &y_conv, &dy_conv, algorithm, true);
             for need_dx in [true, false] {
@@ -285,11 +304,11 @@ mod tests {
     #[test]
     fn gradients_do_not_depend_on_the_thread_count() {
         let mut rng = Rng::new(3);
-        let x = random(&[19, 12, 12, 8], &mut rng);
-        let k = random(&[3, 3, 8, 16], &mut rng);
+        let x = rng.tensor(&[19, 12, 12, 8]);
+        let k = rng.tensor(&[3, 3, 8, 16]);
         let conv = Conv2dGeometry::new(x.shape(), k.shape(), (1, 1), Padding::Same).unwrap();
         let pool = Pool2dGeometry::new(&conv.y_shape(), (2, 2), (2, 2), Padding::Valid).unwrap();
-        let dy = random(&pool.y_shape(), &mut rng);
+        let dy = rng.tensor(&pool.y_shape());
         let run = |threads: usize| {
             let pool_threads = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

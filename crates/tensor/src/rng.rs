@@ -73,6 +73,14 @@ impl Rng {
     }
 
     /// Fisher-Yates shuffle.
+    /// A tensor of uniform values in [-0.5, 0.5), for tests.
+    #[cfg(test)]
+    pub(crate) fn tensor(&mut self, shape: &[usize]) -> crate::Tensor {
+        let len = shape.iter().product();
+        let values = (0..len).map(|_| self.uniform() - 0.5).collect();
+        crate::Tensor::from_vec("test", shape, values)
+    }
+
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i + 1));

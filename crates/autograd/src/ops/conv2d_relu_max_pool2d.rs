@@ -67,8 +67,9 @@ pub struct PoolSpec {
 impl Tape {
     /// max_pool2d(relu(conv2d(x, w) + b)) as one op: the same values as `conv2d_relu` then
     /// `max_pool2d`, and the same gradients up to float rounding, with the convolution's
-    /// output made and pooled a few images at a time while it is in cache; where that does not
-    /// pay off (`fusion_pays_off`: a Winograd convolution), the two ops. Panics with the geometry
+    /// output made and pooled a few images at a time while it is in cache, or, for a Winograd
+    /// convolution whose output tiles are the pooling's windows, pooled tile by tile; where
+    /// neither pays off (`fusion_pays_off`: another Winograd convolution), the two ops. Panics with the geometry
     /// error if the shapes do not fit: layers check them when built.
     pub fn conv2d_relu_max_pool2d(
         &mut self,
@@ -87,9 +88,10 @@ impl Tape {
             pool.padding,
         )
         .unwrap_or_else(|e| panic!("max_pool2d: {e} (x {:?})", conv_g.y_shape()));
-        if !fusion_pays_off(&conv_g, conv.algorithm) {
-            // A Winograd convolution runs faster on the whole batch (convlab_tensor's
-            // conv_relu_pool docs): the two ops, recorded one after the other.
+        if !fusion_pays_off(&conv_g, &pool_g, conv.algorithm) {
+            // A Winograd convolution whose tiles are not the pooling windows runs faster on the
+            // whole batch (convlab_tensor's conv_relu_pool docs): the two ops, recorded one after
+            // the other.
             let y = self.conv2d_relu(x, w, b, conv.strides, conv.padding, conv.algorithm);
             return self.max_pool2d(&y, pool.pool_size, pool.strides, pool.padding);
         }

@@ -45,6 +45,7 @@ use crate::recycle;
 use crate::Tensor;
 use tiles::{lane_groups, Grid, LANES, LANES_BACKWARD};
 
+pub(super) mod pooled;
 mod tiles;
 
 /// G: the kernel transform, 3 taps to 4 (applied with `sandwich`, once per call).
@@ -181,6 +182,36 @@ fn gemms(
     }
 }
 
+/// M = V · U for every tile of a block of images (V from the block's zero-padded copy), handed
+/// with the block's tile count to `epilogue`, which turns it into outputs. The buffers are this
+/// thread's.
+fn block_products<R>(
+    g: &Conv2dGeometry,
+    grid: &Grid,
+    u: &[f32],
+    x_block: &[f32],
+    epilogue: impl FnOnce(&[f32], usize) -> R,
+) -> R {
+    let block_images = x_block.len() / (g.h * g.w * g.c);
+    let t_total = block_images * grid.tiles_per_image();
+    let lens = [
+        16 * t_total * g.c,
+        16 * t_total * g.co,
+        block_images * grid.image_len(),
+    ];
+    with_buffers(lens, |[v, m, padded]| {
+        grid.pad(g, x_block, padded);
+        transform_input(grid, padded, v);
+        gemms(v, u, m, |v, u| {
+            (
+                MatRef::row_major(v, t_total, g.c),
+                MatRef::row_major(u, g.c, g.co),
+            )
+        });
+        epilogue(m, t_total)
+    })
+}
+
 /// V for every tile of the block's padded images: `v` is [16, T, C] for T tiles.
 fn transform_input(grid: &Grid, padded: &[f32], v: &mut [f32]) {
     let c = grid.c;
@@ -237,22 +268,7 @@ pub(super) fn forward(
     y.par_chunks_mut(images * g.ho * g.wo * g.co)
         .zip(x.data().par_chunks(images * image_len))
         .for_each(|(y_block, x_block)| {
-            let block_images = x_block.len() / image_len;
-            let t_total = block_images * grid.tiles_per_image();
-            let lens = [
-                16 * t_total * g.c,
-                16 * t_total * g.co,
-                block_images * grid.image_len(),
-            ];
-            with_buffers(lens, |[v, m, padded]| {
-                grid.pad(g, x_block, padded);
-                transform_input(&grid, padded, v);
-                gemms(v, &u, m, |v, u| {
-                    (
-                        MatRef::row_major(v, t_total, g.c),
-                        MatRef::row_major(u, g.c, g.co),
-                    )
-                });
+            block_products(g, &grid, &u, x_block, |m, t_total| {
                 // y = Aᵀ M A + b per tile, keeping the outputs inside the image.
                 let stride = t_total * g.co;
                 for t in 0..t_total {
@@ -323,6 +339,136 @@ pub(super) fn backward(
     if let Some(y) = relu_y {
         g.assert_shapes("conv2d+relu winograd backward", &[("y", y, g.y_shape())]);
     }
+    let grad = OutputGrad::Full {
+        dy: dy.data(),
+        relu_y: relu_y.map(Tensor::data),
+    };
+    backward_from(g, x, w, grad, need_dx)
+}
+
+/// Where the gradient of the outputs comes from.
+#[derive(Clone, Copy)]
+enum OutputGrad<'a> {
+    /// The convolution's own dy, masked where a fused ReLU's output `relu_y` is not positive.
+    Full {
+        dy: &'a [f32],
+        relu_y: Option<&'a [f32]>,
+    },
+    /// A fused 2x2 max pooling's dy (`pooled.rs`): each goes to its window's winner (`argmax`,
+    /// an index in the image), masked where the pooled value `y` (the winner's ReLU output) is
+    /// not positive; the other three outputs of the window get 0.
+    Pooled {
+        dy: &'a [f32],
+        y: &'a [f32],
+        argmax: &'a [u32],
+    },
+}
+
+/// Where tile t's outputs are in its block's gradient, as `OutputGrad::tile_dy` reads them.
+enum TileAt {
+    /// Each output's offset in dy (None past the edge).
+    Full([[Option<usize>; 2]; 2]),
+    /// The tile's one pooled value's offset in dy, and its outputs' offsets in their image (what
+    /// argmax holds).
+    Pooled { at: usize, cells: [[usize; 2]; 2] },
+}
+
+impl<'a> OutputGrad<'a> {
+    /// The part of the gradient for `images` images from image `first`.
+    fn block(self, g: &Conv2dGeometry, grid: &Grid, first: usize, images: usize) -> Self {
+        match self {
+            OutputGrad::Full { dy, relu_y } => {
+                let len = g.ho * g.wo * g.co;
+                let part = |v: &'a [f32]| &v[first * len..][..images * len];
+                OutputGrad::Full {
+                    dy: part(dy),
+                    relu_y: relu_y.map(part),
+                }
+            }
+            OutputGrad::Pooled { dy, y, argmax } => {
+                // One pooled value per tile and channel.
+                let len = grid.tiles_per_image() * g.co;
+                OutputGrad::Pooled {
+                    dy: &dy[first * len..][..images * len],
+                    y: &y[first * len..][..images * len],
+                    argmax: &argmax[first * len..][..images * len],
+                }
+            }
+        }
+    }
+
+    /// Where tile t of a block finds its outputs' gradient.
+    #[inline(always)]
+    fn tile_at(&self, g: &Conv2dGeometry, grid: &Grid, t: usize) -> TileAt {
+        match self {
+            OutputGrad::Full { .. } => TileAt::Full(std::array::from_fn(|i| {
+                std::array::from_fn(|j| output_at(g, grid, t, i, j))
+            })),
+            OutputGrad::Pooled { .. } => {
+                let pos = t % grid.tiles_per_image();
+                let (oy, ox) = (2 * (pos / grid.tiles_across), 2 * (pos % grid.tiles_across));
+                TileAt::Pooled {
+                    at: t * g.co,
+                    cells: std::array::from_fn(|i| {
+                        std::array::from_fn(|j| ((oy + i) * g.wo + ox + j) * g.co)
+                    }),
+                }
+            }
+        }
+    }
+
+    /// A tile's 2x2 dY of N channels from c0 (zero past the edge, where a fused ReLU's output
+    /// is not positive, and, pooled, off the window's winner), added into `db` (the block's db
+    /// from channel c0) as it is read.
+    #[inline(always)]
+    fn tile_dy<const N: usize>(
+        &self,
+        at: &TileAt,
+        c0: usize,
+        db: &mut [f32],
+    ) -> [[[f32; N]; 2]; 2] {
+        match (self, at) {
+            (OutputGrad::Full { dy, relu_y }, TileAt::Full(at)) => {
+                tile_dy::<N>(dy, *relu_y, *at, c0, db)
+            }
+            (OutputGrad::Pooled { dy, y, argmax }, &TileAt::Pooled { at, cells }) => {
+                // Plain loops over the channels (each a few vector instructions).
+                let (dy, y) = (&dy[at + c0..][..N], &y[at + c0..][..N]);
+                let won = &argmax[at + c0..][..N];
+                let mut d = [0.0f32; N];
+                for k in 0..N {
+                    d[k] = relu_grad_value(y[k], dy[k]);
+                    // The window's other three outputs add 0 to db: only the winner's counts.
+                    db[k] += d[k];
+                }
+                let mut tile = [[[0.0f32; N]; 2]; 2];
+                for (tile_row, cell_row) in tile.iter_mut().zip(cells) {
+                    for (out, cell) in tile_row.iter_mut().zip(cell_row) {
+                        let first = (cell + c0) as u32;
+                        for k in 0..N {
+                            out[k] = if won[k] == first + k as u32 {
+                                d[k]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+                tile
+            }
+            _ => unreachable!("winograd: a tile's place does not match its gradient"),
+        }
+    }
+}
+
+/// The backward steps of the module docs, from the outputs' gradient `grad`.
+fn backward_from(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    grad: OutputGrad,
+    need_dx: bool,
+) -> Conv2dGrads {
     // Uᵀ per ξν, [16, CO, C]: the products read B row by row.
     let u = transform_kernel(g, w.data());
     let mut u_t = recycle::take(u.len());
@@ -336,19 +482,17 @@ pub(super) fn backward(
     let grid = Grid::new(g);
     let images = images_per_block(g);
     let image_len = g.h * g.w * g.c;
-    let y_block_len = images * g.ho * g.wo * g.co;
     // Each block overwrites its images of dx.
     let mut dx = recycle::take(if need_dx { g.n * image_len } else { 0 });
     let dx_blocks = blocks::dx_blocks(g, &mut dx, images, need_dx);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_blocks
         .into_par_iter()
-        .zip(dy.data().par_chunks(y_block_len))
         .zip(x.data().par_chunks(images * image_len))
         .enumerate()
-        .map(|(block, ((dx_block, dy_block), x_block))| {
-            let relu_y_block = relu_y.map(|y| &y.data()[block * y_block_len..][..dy_block.len()]);
+        .map(|(block, (dx_block, x_block))| {
             let block_images = x_block.len() / image_len;
             let t_total = block_images * grid.tiles_per_image();
+            let grad = grad.block(g, &grid, block * images, block_images);
             let mut db = vec![0.0f32; g.co];
             // Every element is written by the products below: recycled, not zeroed (zeroing
             // 16 blocks' dU every step was ~1.6% of an epoch's perf samples).
@@ -362,17 +506,15 @@ pub(super) fn backward(
                 // dM = A dY Aᵀ per tile, with dY = 0 for outputs past the edge (and, with a
                 // fused ReLU, where y <= 0); db sums the same dY.
                 for t in 0..t_total {
-                    let at: [[Option<usize>; 2]; 2] = std::array::from_fn(|i| {
-                        std::array::from_fn(|j| output_at(g, &grid, t, i, j))
-                    });
+                    let at = grad.tile_at(g, &grid, t);
                     for (c0, full) in lane_groups(g.co, LANES_BACKWARD) {
                         let dm_t = &mut dm[t * g.co + c0..];
-                        let (db_c, stride) = (&mut db[c0..], t_total * g.co);
+                        let stride = t_total * g.co;
                         if full {
-                            let d = tile_dy::<LANES_BACKWARD>(dy_block, relu_y_block, at, c0, db_c);
+                            let d = grad.tile_dy::<LANES_BACKWARD>(&at, c0, &mut db[c0..]);
                             tiles::output_grad_tile(d, dm_t, stride);
                         } else {
-                            let d = tile_dy::<1>(dy_block, relu_y_block, at, c0, db_c);
+                            let d = grad.tile_dy::<1>(&at, c0, &mut db[c0..]);
                             tiles::output_grad_tile(d, dm_t, stride);
                         }
                     }
