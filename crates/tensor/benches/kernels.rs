@@ -60,6 +60,7 @@ fn gemm_cases() -> Vec<GemmCase> {
         ("conv2 dP = dY·Wᵀ", 6_272, 64, 288, false, true),
         ("dense fwd x·W", 32, 3_136, 100, false, false),
         ("dense dW = xᵀ·dY", 3_136, 32, 100, true, false),
+        ("dense dx = dY·Wᵀ", 32, 100, 3_136, false, true),
     ];
     for (name, m, k, n, at, bt) in chapter {
         cases.push(GemmCase {
