@@ -28,6 +28,10 @@
 //! dV[ξν] = dM[ξν] · U[ξν]ᵀ        [T, C]
 //! dx    += B dV Bᵀ                scattered back onto each tile's 4x4 window (windows overlap)
 //! ```
+//! When a 2x2 max pooling follows and the output's sides are even, each tile's 2x2 outputs are
+//! one pooling window, and `pooled.rs` pools them in the forward's last step and starts the
+//! backward from the pooled gradient.
+//!
 //! Like im2col, the batch is cut into blocks of a few images, one rayon task each, so V and M of
 //! a block stay in the core's cache between the transforms and the GEMMs; partial dw and db are
 //! added in block order. The sixteen products are small (K = C or the block's tiles, N = CO or
@@ -391,7 +395,8 @@ fn backward_from(
             ];
             with_buffers(lens, |[v, dm, padded]| {
                 // dM = A dY Aᵀ per tile, with dY = 0 for outputs past the edge (and, with a
-                // fused ReLU, where y <= 0); db sums the same dY.
+                // fused ReLU, where y <= 0; with a fused pooling, off each window's winner); db
+                // sums the same dY (`output_grad.rs`).
                 for t in 0..t_total {
                     let at = grad.tile_at(g, &grid, t);
                     for (c0, full) in lane_groups(g.co, LANES_BACKWARD) {
