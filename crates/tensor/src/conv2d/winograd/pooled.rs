@@ -91,7 +91,8 @@ pub fn forward(
                     for (c0, full) in lane_groups(g.co, LANES) {
                         let m_t = &m[t * g.co + c0..];
                         let at = t * g.co + c0;
-                        let cell = (top_left + c0, g.wo * g.co, g.co);
+                        // Where channel c0 of the top-left output is, one output row, one pixel.
+                        let offsets = (top_left + c0, g.wo * g.co, g.co);
                         let arg = if keep_argmax {
                             &mut arg_block[at..]
                         } else {
@@ -99,10 +100,10 @@ pub fn forward(
                         };
                         if full {
                             let out = tiles::output_tile::<LANES>(m_t, stride);
-                            pool_tile(out, &bias[c0..], cell, &mut y_block[at..], arg);
+                            pool_tile(out, &bias[c0..], offsets, &mut y_block[at..], arg);
                         } else {
                             let out = tiles::output_tile::<1>(m_t, stride);
-                            pool_tile(out, &bias[c0..], cell, &mut y_block[at..], arg);
+                            pool_tile(out, &bias[c0..], offsets, &mut y_block[at..], arg);
                         }
                     }
                 }
