@@ -76,7 +76,7 @@ pub fn fusion_pays_off(
     pool: &Pool2dGeometry,
     algorithm: ConvAlgorithm,
 ) -> bool {
-    algorithm.resolve(conv) != ConvAlgorithm::Winograd || by_winograd_tiles(conv, pool, algorithm)
+    algorithm.resolve(conv) != ConvAlgorithm::Winograd || winograd_pools_by_tile(conv, pool)
 }
 
 /// Panics, naming every shape, unless the pooling takes the convolution's output and the

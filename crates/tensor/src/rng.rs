@@ -72,7 +72,6 @@ impl Rng {
         }
     }
 
-    /// Fisher-Yates shuffle.
     /// A tensor of uniform values in [-0.5, 0.5), for tests.
     #[cfg(test)]
     pub(crate) fn tensor(&mut self, shape: &[usize]) -> crate::Tensor {
@@ -81,6 +80,7 @@ impl Rng {
         crate::Tensor::from_vec("test", shape, values)
     }
 
+    /// Fisher-Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i + 1));

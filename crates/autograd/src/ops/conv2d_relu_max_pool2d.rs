@@ -69,8 +69,8 @@ impl Tape {
     /// `max_pool2d`, and the same gradients up to float rounding, with the convolution's
     /// output made and pooled a few images at a time while it is in cache, or, for a Winograd
     /// convolution whose output tiles are the pooling's windows, pooled tile by tile; where
-    /// neither pays off (`fusion_pays_off`: another Winograd convolution), the two ops. Panics with the geometry
-    /// error if the shapes do not fit: layers check them when built.
+    /// neither pays off (`fusion_pays_off`: another Winograd convolution), the two ops. Panics
+    /// with the geometry error if the shapes do not fit: layers check them when built.
     pub fn conv2d_relu_max_pool2d(
         &mut self,
         x: &Var,

@@ -118,7 +118,8 @@ pub fn forward(
 
 /// A tile's 2x2 outputs of N channels from c0, plus bias and ReLU (as `write_outputs` computes
 /// them), pooled: the largest into `y[..N]` and, unless `argmax` is empty, its offset in the
-/// image into `argmax[..N]` (`base`: the tile's top-left output's, `row`: one output row's).
+/// image into `argmax[..N]` (`base`: the offset of the tile's top-left output at channel c0;
+/// `row`, `px`: the steps to the next output row and pixel).
 /// The cells are compared in row-major order and strictly greater wins, so ties keep the first,
 /// as in `max_pool2d_forward`. Written channel by channel with selects, so each loop is a few
 /// vector instructions.
