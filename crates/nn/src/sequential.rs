@@ -12,6 +12,7 @@
 //! from its own stream of the model's seed, so adding a layer never changes earlier weights.
 
 use convlab_autograd::{ParamId, Tape, Var};
+use convlab_tensor::busy_wait::BusyWait;
 use convlab_tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -309,6 +310,7 @@ impl Sequential {
         let item: usize = self.input_shape.iter().product();
         let out_item: usize = self.layers[k].output_shape.iter().product();
         let mut out = Vec::with_capacity(n * out_item);
+        let _busy_wait = BusyWait::start(); // see `fit`
         let mut rng = Rng::new(0); // unused: no dropout in inference
         for start in (0..n).step_by(batch_size.max(1)) {
             let end = (start + batch_size.max(1)).min(n);

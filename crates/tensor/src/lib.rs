@@ -8,6 +8,7 @@
 //! - `conv_relu_pool`: convolution, ReLU and max pooling fused, a few images at a time;
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
 //! - `rng`: the seeded generator every random draw in convlab comes from.
+//! - `busy_wait`: keeps the pool's threads spinning through a training loop instead of asleep.
 //!
 //! Conventions: tensors are NHWC, kernels (KH, KW, C_in, C_out) like Keras, `same` padding by
 //! TensorFlow's rule. Kernels run on rayon's thread pool (`RAYON_NUM_THREADS=1` makes them serial).
@@ -17,6 +18,7 @@
 //! Read in this order: `tensor`, `gemm` (`mod`, `small`), `conv2d` (`mod`, `im2col`, `direct`,
 //! `winograd`), `pool2d`, then the small kernels.
 
+pub mod busy_wait;
 pub mod conv2d;
 pub mod conv_relu_pool;
 pub mod elementwise;

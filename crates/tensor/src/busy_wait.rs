@@ -1,0 +1,182 @@
+//! Busy-waiting pool threads for the length of a training or inference loop, like OpenMP's
+//! `OMP_WAIT_POLICY=active`.
+//!
+//! Why: a rayon thread that finds no work yields the CPU about 33 times (~40 µs here) and then
+//! sleeps on a futex; the next parallel kernel has to wake it, and it joins the work 20-40 µs
+//! late. A training step runs ~30 parallel kernels with short serial stretches between them (the
+//! loss, the small tensors of the optimizer, the next batch's conversion), and many of those
+//! stretches are just long enough for the other thread to fall asleep: `perf stat` counted
+//! ~14,500 context switches in one epoch on 2 threads, against a handful on 1.
+//!
+//! While a `BusyWait` lives, every other thread of the pool runs a job that keeps asking rayon
+//! for work (`rayon::yield_now`, which runs any job it finds) instead of sleeping, so a kernel's
+//! work is picked up at once. The price is that those threads keep their cores busy while the
+//! calling thread does serial work, which is what a training run wants and why it is scoped to
+//! one loop. Results do not change: the kernels split their work the same way either way.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Whether some `BusyWait` is active already: the inner one of nested loops (`evaluate` inside
+/// `fit`) adds no threads of its own.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// How many pool threads are busy-waiting right now (for tests and curious readers).
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Keeps the other threads of the current rayon pool busy-waiting for work until dropped.
+#[must_use = "the threads stop busy-waiting when the guard is dropped"]
+pub struct BusyWait {
+    /// Set on drop; `None` for a guard that started no threads.
+    stop: Option<Arc<AtomicBool>>,
+    /// How many threads this guard set busy-waiting.
+    threads: usize,
+}
+
+impl BusyWait {
+    /// Starts busy-waiting on every thread of the current pool except the caller's.
+    ///
+    /// Does nothing when the caller is not one of the pool's threads (its kernels' work is then
+    /// handed to the pool from outside, and a waiting thread would compete with the caller for a
+    /// core), when the pool has one thread, or when another `BusyWait` is active.
+    pub fn start() -> BusyWait {
+        let inert = BusyWait {
+            stop: None,
+            threads: 0,
+        };
+        let Some(caller) = rayon::current_thread_index() else {
+            return inert;
+        };
+        if rayon::current_num_threads() < 2 || ACTIVE.swap(true, Ordering::AcqRel) {
+            return inert;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        // One job per thread of the pool, each run by the thread it was sent to (a broadcast
+        // job cannot be stolen), so the caller's own copy returns at once instead of trapping
+        // the caller in the loop; it runs the next time the caller waits for work.
+        rayon::spawn_broadcast(move |ctx| {
+            if ctx.index() == caller {
+                return;
+            }
+            WAITING.fetch_add(1, Ordering::AcqRel);
+            while !flag.load(Ordering::Acquire) {
+                if let Some(rayon::Yield::Idle) = rayon::yield_now() {
+                    // Nothing to steal: let another process have the core for a moment, as
+                    // rayon's own idle loop does before it sleeps.
+                    std::thread::yield_now();
+                }
+            }
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+        });
+        BusyWait {
+            stop: Some(stop),
+            threads: rayon::current_num_threads() - 1,
+        }
+    }
+
+    /// How many threads this guard set busy-waiting (0 when `start` did nothing).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// How many pool threads are busy-waiting at this moment (across all guards).
+    pub fn waiting_threads() -> usize {
+        WAITING.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for BusyWait {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.stop {
+            stop.store(true, Ordering::Release);
+            ACTIVE.store(false, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use rayon::prelude::*;
+
+    use super::BusyWait;
+
+    /// The guards share global state (one active guard at a time), so these tests take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// Runs `f` on a fresh pool of `threads` threads, failing (instead of hanging) if it has not
+    /// finished after 60 s: a busy-waiting loop that traps a thread shows up as a deadlock.
+    fn on_pool(threads: usize, f: impl FnOnce() + Send + 'static) {
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(f);
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the pool did not finish within 60 s (or panicked)");
+    }
+
+    /// Polls until `BusyWait::waiting_threads()` is `n`, failing after 10 s.
+    fn wait_for_waiting(n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while BusyWait::waiting_threads() != n {
+            assert!(
+                Instant::now() < deadline,
+                "{} threads busy-waiting, expected {n}",
+                BusyWait::waiting_threads()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_other_threads_wait_busily_until_the_guard_drops() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        on_pool(3, || {
+            let guard = BusyWait::start();
+            assert_eq!(guard.threads(), 2);
+            wait_for_waiting(2);
+            // Kernels still run on every thread, and the caller waiting in a join (where it may
+            // pick up its own copy of the busy-wait job) is never trapped.
+            for round in 0..200u64 {
+                let sum: u64 = (0..10_000u64).into_par_iter().map(|i| i * round).sum();
+                assert_eq!(sum, round * 10_000 * 9_999 / 2);
+            }
+            drop(guard);
+            wait_for_waiting(0);
+        });
+    }
+
+    #[test]
+    fn nested_guards_start_no_more_threads() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        on_pool(2, || {
+            let outer = BusyWait::start();
+            assert_eq!(outer.threads(), 1);
+            let inner = BusyWait::start();
+            assert_eq!(inner.threads(), 0);
+            drop(inner);
+            wait_for_waiting(1); // the outer guard's thread is still waiting
+            drop(outer);
+            wait_for_waiting(0);
+        });
+    }
+
+    #[test]
+    fn outside_a_pool_or_on_one_thread_nothing_starts() {
+        let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // The test harness's thread is not one of rayon's.
+        assert_eq!(BusyWait::start().threads(), 0);
+        on_pool(1, || assert_eq!(BusyWait::start().threads(), 0));
+        assert_eq!(BusyWait::waiting_threads(), 0);
+    }
+}
