@@ -160,9 +160,9 @@ impl Sequential {
         } else {
             first_epoch
         };
-        // Between kernels the other pool threads spin instead of falling asleep (see `BusyWait`):
-        // `bench train` on 2 threads went from 3.21 to 2.92 s (medians of 9, 2-vCPU EPYC).
-        let _busy_wait = BusyWait::start();
+        // Between kernels the other pool threads spin instead of falling asleep (see `BusyWait`
+        // and the README's Performance section), until the last epoch is done.
+        let busy_wait = BusyWait::start();
         for epoch in first_epoch..opts.epochs {
             let started = Instant::now();
             let mut order: Vec<usize> = (0..n).collect();
@@ -272,6 +272,7 @@ impl Sequential {
                 break;
             }
         }
+        drop(busy_wait);
         for cb in callbacks.iter_mut() {
             cb.on_train_end(self, &history)?;
         }

@@ -17,11 +17,12 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Whether some `BusyWait` is active already: the inner one of nested loops (`evaluate` inside
-/// `fit`) adds no threads of its own.
+/// Whether some `BusyWait` is active already, in any pool: the inner one of nested loops
+/// (`evaluate` inside `fit`) adds no threads of its own, and two guards in one pool can never
+/// hold each other's threads.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// How many pool threads are busy-waiting right now (for tests and curious readers).
+/// How many pool threads are busy-waiting right now (the tests watch it).
 static WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Keeps the other threads of the current rayon pool busy-waiting for work until dropped.
@@ -38,7 +39,13 @@ impl BusyWait {
     ///
     /// Does nothing when the caller is not one of the pool's threads (its kernels' work is then
     /// handed to the pool from outside, and a waiting thread would compete with the caller for a
-    /// core), when the pool has one thread, or when another `BusyWait` is active.
+    /// core), when the pool has one thread, or when another `BusyWait` is active in any pool
+    /// (only the first pool's threads wait busily then).
+    ///
+    /// A busy-waiting thread runs the jobs it finds on top of its waiting loop, so a job that was
+    /// already running on it cannot resume until the guard is dropped: while the guard lives,
+    /// the caller must not block (on a channel or a lock) waiting for rayon work it started
+    /// before the guard. Kernels started while it lives are fine; that is what it is for.
     pub fn start() -> BusyWait {
         let inert = BusyWait {
             stop: None,
@@ -47,7 +54,8 @@ impl BusyWait {
         let Some(caller) = rayon::current_thread_index() else {
             return inert;
         };
-        if rayon::current_num_threads() < 2 || ACTIVE.swap(true, Ordering::AcqRel) {
+        let threads = rayon::current_num_threads();
+        if threads < 2 || ACTIVE.swap(true, Ordering::AcqRel) {
             return inert;
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -71,7 +79,7 @@ impl BusyWait {
         });
         BusyWait {
             stop: Some(stop),
-            threads: rayon::current_num_threads() - 1,
+            threads: threads - 1,
         }
     }
 
@@ -80,8 +88,9 @@ impl BusyWait {
         self.threads
     }
 
-    /// How many pool threads are busy-waiting at this moment (across all guards).
-    pub fn waiting_threads() -> usize {
+    /// How many pool threads are busy-waiting at this moment (across all guards), for tests.
+    #[cfg(test)]
+    fn waiting_threads() -> usize {
         WAITING.load(Ordering::Acquire)
     }
 }
@@ -97,6 +106,7 @@ impl Drop for BusyWait {
 
 #[cfg(test)]
 mod tests {
+    use std::hint::black_box;
     use std::sync::mpsc;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
@@ -145,12 +155,24 @@ mod tests {
             let guard = BusyWait::start();
             assert_eq!(guard.threads(), 2);
             wait_for_waiting(2);
-            // Kernels still run on every thread, and the caller waiting in a join (where it may
-            // pick up its own copy of the busy-wait job) is never trapped.
+            // The waiting threads run the kernels' work, and the caller waiting in a join (where
+            // it may pick up its own copy of the busy-wait job) is never trapped. (Not every
+            // waiting thread need take part: the machine may have fewer cores than three.)
+            let caller = rayon::current_thread_index().unwrap();
+            let mut ran_elsewhere = false;
             for round in 0..200u64 {
-                let sum: u64 = (0..10_000u64).into_par_iter().map(|i| i * round).sum();
-                assert_eq!(sum, round * 10_000 * 9_999 / 2);
+                let (sum, on_others) = (0..64u64)
+                    .into_par_iter()
+                    .map(|i| {
+                        // Enough work per item that the other threads get to steal some.
+                        black_box((0..2_000u64).fold(i, |a, b| a ^ b.wrapping_mul(a)));
+                        (i * round, rayon::current_thread_index() != Some(caller))
+                    })
+                    .reduce(|| (0, false), |(s1, o1), (s2, o2)| (s1 + s2, o1 || o2));
+                assert_eq!(sum, round * 64 * 63 / 2);
+                ran_elsewhere |= on_others;
             }
+            assert!(ran_elsewhere, "only the caller ran the kernels' work");
             drop(guard);
             wait_for_waiting(0);
         });

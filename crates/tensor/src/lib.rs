@@ -7,8 +7,9 @@
 //! - `pool2d`: max and average pooling;
 //! - `conv_relu_pool`: convolution, ReLU and max pooling fused, a few images at a time;
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
-//! - `rng`: the seeded generator every random draw in convlab comes from.
-//! - `busy_wait`: keeps the pool's threads spinning through a training loop instead of asleep.
+//! - `rng`: the seeded generator every random draw in convlab comes from;
+//! - `busy_wait`: keeps the pool's threads looking for work through a training or inference
+//!   loop instead of falling asleep between kernels.
 //!
 //! Conventions: tensors are NHWC, kernels (KH, KW, C_in, C_out) like Keras, `same` padding by
 //! TensorFlow's rule. Kernels run on rayon's thread pool (`RAYON_NUM_THREADS=1` makes them serial).
