@@ -1,4 +1,4 @@
-//! Adam (Kingma & Ba, https://arxiv.org/abs/1412.6980), written as Keras 3 computes it:
+//! Adam (Kingma & Ba, <https://arxiv.org/abs/1412.6980>), written as Keras 3 computes it:
 //! ```text
 //! t += 1
 //! alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)     (bias correction folded into the step)

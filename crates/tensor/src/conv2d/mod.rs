@@ -13,9 +13,10 @@
 //!   smaller half, floor(total / 2), goes on top (left) and the rest at the bottom (right).
 //!
 //! Backward, from the upstream gradient dy (N, HO, WO, CO):
-//! - dx[n, iy, ix, ci] = sum over the (oy, ox, ky, kx) that read x[n, iy, ix] of dy[n, oy, ox, co] * w[ky, kx, ci, co]
-//! - dw[ky, kx, ci, co] = sum over n, oy, ox of x[n, iy, ix, ci] * dy[n, oy, ox, co]
-//! - db[co] = sum over n, oy, ox of dy[n, oy, ox, co]
+//! - `dx[n, iy, ix, ci]` = sum over the (oy, ox, ky, kx) that read `x[n, iy, ix]` of
+//!   `dy[n, oy, ox, co] * w[ky, kx, ci, co]`
+//! - `dw[ky, kx, ci, co]` = sum over n, oy, ox of `x[n, iy, ix, ci] * dy[n, oy, ox, co]`
+//! - `db[co]` = sum over n, oy, ox of `dy[n, oy, ox, co]`
 //!
 //! Three algorithms compute the same numbers up to rounding (`ConvAlgorithm`); `im2col.rs`,
 //! `direct.rs` and `winograd/` each hold one algorithm's forward and backward side by side.
@@ -374,7 +375,7 @@ pub fn conv2d_relu_backward(
     }
 }
 
-/// db[co] = sum of dy over every position (the direct algorithm; im2col and Winograd sum per
+/// `db[co]` = sum of dy over every position (the direct algorithm; im2col and Winograd sum per
 /// block).
 pub(crate) fn bias_grad(g: &Conv2dGeometry, dy: &[f32]) -> Tensor {
     Tensor::from_vec(
