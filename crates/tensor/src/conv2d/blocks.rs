@@ -87,8 +87,9 @@ pub(super) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
 /// partial is added into it.
 const SUM_CHUNK: usize = 1024;
 
-/// At least this many values of dw before `sum_partials` shares its chunks between threads.
-const SUM_PARALLEL_MIN: usize = 8 * SUM_CHUNK;
+/// Chunks a thread takes at least, so that a small dw (conv1's 288 values) is summed by the
+/// caller without a fork.
+const SUM_MIN_CHUNKS: usize = 8;
 
 /// The blocks' partial (weight-gradient, bias-gradient) pairs added in block order.
 ///
@@ -102,16 +103,14 @@ pub(crate) fn sum_partials(
     co: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let (mut dw, mut db) = (vec![0.0f32; w_len], vec![0.0f32; co]);
-    let sum_chunk = |(i, dw_chunk): (usize, &mut [f32])| {
-        for (dw_part, _) in partials {
-            add_into(dw_chunk, &dw_part[i * SUM_CHUNK..]);
-        }
-    };
-    if w_len >= SUM_PARALLEL_MIN {
-        dw.par_chunks_mut(SUM_CHUNK).enumerate().for_each(sum_chunk);
-    } else {
-        dw.chunks_mut(SUM_CHUNK).enumerate().for_each(sum_chunk);
-    }
+    dw.par_chunks_mut(SUM_CHUNK)
+        .with_min_len(SUM_MIN_CHUNKS)
+        .enumerate()
+        .for_each(|(i, dw_chunk)| {
+            for (dw_part, _) in partials {
+                add_into(dw_chunk, &dw_part[i * SUM_CHUNK..]);
+            }
+        });
     for (_, db_part) in partials {
         add_into(&mut db, db_part);
     }
@@ -126,7 +125,7 @@ fn add_into(acc: &mut [f32], values: &[f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{sum_partials, SUM_CHUNK, SUM_PARALLEL_MIN};
+    use super::{sum_partials, SUM_CHUNK, SUM_MIN_CHUNKS};
     use crate::rng::Rng;
 
     /// The sum as it reads: a running total over the blocks, one after the other.
@@ -145,7 +144,7 @@ mod tests {
         let mut rng = Rng::new(11);
         // Random values, so that any other order of addition would show in the bits; sizes on
         // both sides of the parallel threshold, with a last chunk that is not full.
-        for w_len in [300, SUM_PARALLEL_MIN + SUM_CHUNK / 2 + 3] {
+        for w_len in [300, SUM_MIN_CHUNKS * SUM_CHUNK * 2 + SUM_CHUNK / 2 + 3] {
             let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..16)
                 .map(|_| {
                     let dw = (0..w_len).map(|_| rng.uniform_range(-1.0, 1.0)).collect();
