@@ -58,6 +58,19 @@ pub struct ChapterData {
 }
 
 impl ChapterData {
+    /// Refuses data whose images are not what the model reads (every split has one shape).
+    fn check_fits(&self, model_input: &[usize]) -> Result<()> {
+        for (name, split) in [("training", &self.all), ("test", &self.test)] {
+            anyhow::ensure!(
+                split.item_shape == model_input,
+                "the {name} images are {}, but the model takes {} (--data gives the directory)",
+                shape_text(&split.item_shape),
+                shape_text(model_input)
+            );
+        }
+        Ok(())
+    }
+
     pub fn split(&self, split: Split) -> &U8Images {
         match split {
             Split::All => &self.all,
@@ -68,25 +81,45 @@ impl ChapterData {
     }
 }
 
-pub fn load(args: &DataArgs) -> Result<ChapterData> {
+/// Loads the data for a model whose input is `model_input`; images of another shape are an error
+/// before anything runs.
+pub fn load(args: &DataArgs, model_input: &[usize]) -> Result<ChapterData> {
     let options = LoadOptions::standard()
         .data_dir(args.data.clone())
         .verify(!args.no_verify);
     let ((train_images, train_labels), (test_images, test_labels)) =
         fashion_mnist::load_data_from(&options).context("loading Fashion-MNIST")?;
+    // convlab-datasets has checked that both sets hold images of one size.
     let shape = [train_images.rows, train_images.cols, 1];
     let full = U8Images::new(
+        "the training images",
         Arc::new(train_images.pixels),
         Arc::new(train_labels),
         &shape,
-    );
+    )?;
     let split =
         train_test_split(full.labels.len(), 0.2, 42).context("splitting the training set")?;
-    let test = U8Images::new(Arc::new(test_images.pixels), Arc::new(test_labels), &shape);
-    Ok(ChapterData {
+    let test = U8Images::new(
+        "the test images",
+        Arc::new(test_images.pixels),
+        Arc::new(test_labels),
+        &[test_images.rows, test_images.cols, 1],
+    )?;
+    let data = ChapterData {
         train: full.subset(split.train),
         val: full.subset(split.test),
         all: full,
         test,
-    })
+    };
+    data.check_fits(model_input)?;
+    Ok(data)
+}
+
+/// `28x28x1`.
+fn shape_text(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }

@@ -1,15 +1,20 @@
 //! `convlab`: train, evaluate and look inside the chapter's CNN from the command line.
 //!
-//! Every command is a module of `commands/`; this file only parses arguments and turns errors
-//! into one line on stderr with exit code 2 (1 is kept for "a check failed", e.g. gradcheck).
+//! Every command is a module of `commands/`; this file only parses arguments, sets up the thread
+//! pool, and turns errors into one line on stderr with exit code 2 (1 is kept for "a check
+//! failed", e.g. gradcheck). A closed stdout ends a command quietly (`output.rs`).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod output;
 mod commands;
 mod data;
+mod memory;
 mod progress;
+mod run_files;
 
 /// Training allocates and frees the same large buffers every step (activations of a few MB).
 /// With glibc's allocator each such buffer is a fresh mmap and munmap, and the page faults and
@@ -26,7 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     propagate_version = true
 )]
 struct Cli {
-    /// Threads for the kernels (default: all cores; RAYON_NUM_THREADS is honoured too).
+    /// Threads for the kernels, 1 to 1024 (default: RAYON_NUM_THREADS if set, else all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
@@ -75,17 +80,54 @@ fn disable_transparent_huge_pages() {
 #[cfg(not(target_os = "linux"))]
 fn disable_transparent_huge_pages() {}
 
+/// More threads than this is a typo, not a machine: refused before any is spawned.
+const MAX_THREADS: usize = 1024;
+
+/// The pool's size: `--threads`, else `RAYON_NUM_THREADS` (0 or unset: one per core), checked
+/// here because rayon would spawn whatever number it is given.
+fn thread_count(threads: Option<usize>) -> anyhow::Result<Option<usize>> {
+    if let Some(n) = threads {
+        anyhow::ensure!(
+            (1..=MAX_THREADS).contains(&n),
+            "--threads {n}: give a number from 1 to {MAX_THREADS}"
+        );
+        return Ok(Some(n));
+    }
+    let Some(value) = std::env::var_os("RAYON_NUM_THREADS") else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<usize>() {
+        Ok(0) => Ok(None),
+        Ok(n) if n <= MAX_THREADS => Ok(Some(n)),
+        _ => anyhow::bail!(
+            "RAYON_NUM_THREADS={text:?}: give a number from 1 to {MAX_THREADS} (or 0 for one per core)"
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
-    let cli = Cli::parse();
-    if let Some(threads) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-        {
-            eprintln!("convlab: error: --threads {threads}: {e}");
-            return ExitCode::from(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and usage errors; a closed or full stream must not turn them into a panic.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
+    };
+    let pool = thread_count(cli.threads).and_then(|threads| {
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = threads {
+            builder = builder.num_threads(n);
+        }
+        builder
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("cannot start the thread pool: {e}"))
+    });
+    if let Err(e) = pool {
+        output::error_line(&format!("{e:#}"));
+        return ExitCode::from(2);
     }
     // The command runs on one of the pool's own threads, not on `main`'s. A parallel kernel
     // called from outside the pool hands its work to the pool and puts the caller to sleep until
@@ -95,11 +137,22 @@ fn main() -> ExitCode {
     // still spinning from the kernel before.
     let result = rayon::scope(|_| run(cli.command));
     match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("convlab: error: {e:#}");
-            ExitCode::from(2)
-        }
+        Ok(code) => match output::failure() {
+            // `train` goes on when stdout fails (its outputs are files); a full disk is still
+            // worth saying once it is done.
+            Some(e) if !e.is_closed_pipe() => {
+                output::error_line(&e.to_string());
+                ExitCode::from(2)
+            }
+            _ => code,
+        },
+        Err(e) => match e.downcast_ref::<output::StdoutError>() {
+            Some(stdout) if stdout.is_closed_pipe() => ExitCode::SUCCESS,
+            _ => {
+                output::error_line(&format!("{e:#}"));
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -88,7 +88,7 @@ impl Callback for Progress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!("{}", epoch_line(logs, self.epochs, self.steps));
+        note!("{}", epoch_line(logs, self.epochs, self.steps));
         Ok(Control::Continue)
     }
 }

@@ -47,6 +47,16 @@ pub enum DatasetError {
         labels: usize,
     },
 
+    #[error("{train_file} holds {train_rows}x{train_cols} images but {test_file} holds {test_rows}x{test_cols} images: the training and test images must be the same size")]
+    ImageSizeMismatch {
+        train_file: String,
+        train_rows: usize,
+        train_cols: usize,
+        test_file: String,
+        test_rows: usize,
+        test_cols: usize,
+    },
+
     /// Verification: the decompressed file has the wrong length.
     #[error(
         "{file}: verification failed: the decompressed file is {actual} bytes, expected {expected}"

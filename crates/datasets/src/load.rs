@@ -37,8 +37,21 @@ pub fn load(spec: &DatasetSpec, options: &LoadOptions) -> Result<LoadedData, Dat
         );
         let train = train
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        Ok((train?, test?))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let test = test?;
+        // One model reads both: images of another size would be misread, not refused, later.
+        let ((a, _), (b, _)) = (&train, &test);
+        if (a.rows, a.cols) != (b.rows, b.cols) {
+            return Err(DatasetError::ImageSizeMismatch {
+                train_file: train_x.display().to_string(),
+                train_rows: a.rows,
+                train_cols: a.cols,
+                test_file: test_x.display().to_string(),
+                test_rows: b.rows,
+                test_cols: b.cols,
+            });
+        }
+        Ok((train, test))
     })
 }
 

@@ -6,6 +6,11 @@
 //! one file system), which is flushed to disk and then renamed over the target; the directory is
 //! flushed last so that the rename itself survives a crash. On any error the temporary file is
 //! removed; callers wrap the OS error with the target's name and what it was.
+//!
+//! A rename replaces whatever the name points at, so the target is checked first
+//! (`check_target`): it must be absent or a regular file that is not read-only. `/dev/null`, a
+//! FIFO, a directory or a symbolic link are refused instead of being replaced by a regular file,
+//! and a file its owner made read-only is respected as `cp` respects it, even by root.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -32,6 +37,7 @@ pub fn write_atomic(
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    check_target(path)?;
     let tmp = temp_path(dir, &name.to_string_lossy());
     let written = write_synced(&tmp, write).and_then(|()| fs::rename(&tmp, path));
     if let Err(error) = written {
@@ -40,6 +46,40 @@ pub fn write_atomic(
         return Err(error);
     }
     sync_dir(dir)
+}
+
+/// Whether `write_atomic` may replace `path`: it must not exist, or be a regular file with a
+/// write permission bit set. The error says what the path is instead (callers add the path).
+pub fn check_target(path: &Path) -> io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kind = meta.file_type();
+    let refuse = |kind, what: &str| Err(io::Error::new(kind, what.to_string()));
+    if kind.is_symlink() {
+        return refuse(
+            io::ErrorKind::InvalidInput,
+            "it is a symbolic link, which convlab does not replace: give the path of the file itself",
+        );
+    }
+    if kind.is_dir() {
+        return refuse(io::ErrorKind::IsADirectory, "it is a directory");
+    }
+    if !kind.is_file() {
+        return refuse(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a device, FIFO or socket), which convlab does not replace",
+        );
+    }
+    if meta.permissions().readonly() {
+        return refuse(
+            io::ErrorKind::PermissionDenied,
+            "the file is read-only: make it writable or choose another path",
+        );
+    }
+    Ok(())
 }
 
 /// A hidden name beside the target, e.g. `.model.safetensors.tmp-4242-0`.
@@ -171,6 +211,39 @@ mod tests {
         fs::write(target.join("inside"), b"x").unwrap();
         assert!(write_atomic(&target, |w| w.write_all(b"x")).is_err());
         assert_eq!(entries(&dir), ["taken"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_links_and_read_only_files_are_refused_and_kept() {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let dir = scratch_dir("refused");
+        // A character device: as root a rename would replace /dev/null with a regular file.
+        let err = write_atomic(Path::new("/dev/null"), |w| w.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+
+        let file = dir.join("kept.csv");
+        fs::write(&file, b"old").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o444)).unwrap();
+        let err = write_atomic(&file, |w| w.write_all(b"new")).unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+        assert_eq!(fs::read(&file).unwrap(), b"old");
+
+        let link = dir.join("link.csv");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let err = write_atomic(&link, |w| w.write_all(b"new")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(entries(&dir), ["kept.csv", "link.csv"]);
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 

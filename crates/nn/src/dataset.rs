@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use convlab_tensor::Tensor;
 
+use crate::TrainError;
+
 /// The targets of a batch: class indices (sparse), or one row of values per item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
@@ -103,16 +105,31 @@ pub struct U8Images {
 }
 
 impl U8Images {
-    /// Every image of `pixels` (N * item size bytes) with its label.
-    pub fn new(pixels: Arc<Vec<u8>>, labels: Arc<Vec<u8>>, item_shape: &[usize]) -> Self {
+    /// Every image of `pixels` (N * item size bytes) with its label; `what` names the set in
+    /// the error when the pixels are not exactly one image per label.
+    pub fn new(
+        what: &'static str,
+        pixels: Arc<Vec<u8>>,
+        labels: Arc<Vec<u8>>,
+        item_shape: &[usize],
+    ) -> Result<Self, TrainError> {
         let n = labels.len();
-        U8Images {
+        let item = item_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if item.and_then(|item| item.checked_mul(n)) != Some(pixels.len()) {
+            return Err(TrainError::PixelCount {
+                what,
+                pixels: pixels.len(),
+                labels: n,
+                shape: item_shape.to_vec(),
+            });
+        }
+        Ok(U8Images {
             pixels,
             labels,
             item_shape: item_shape.to_vec(),
             items: (0..n).collect(),
             scale: 1.0 / 255.0,
-        }
+        })
     }
 
     /// The same images, restricted to `items` (indices into the full set).

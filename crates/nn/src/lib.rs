@@ -108,6 +108,13 @@ pub enum TrainError {
         output: Vec<usize>,
         target: Vec<usize>,
     },
+    #[error("{what}: {pixels} pixel values do not make {labels} images of shape {shape:?}")]
+    PixelCount {
+        what: &'static str,
+        pixels: usize,
+        labels: usize,
+        shape: Vec<usize>,
+    },
     #[error("cannot resume: {0}")]
     Resume(String),
     #[error(transparent)]

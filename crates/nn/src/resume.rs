@@ -109,6 +109,7 @@ pub fn load_backup(path: &Path) -> Result<(Sequential, ResumeState), TrainError>
             .collect()
     };
     let mut optimizer = json.optimizer;
+    optimizer.check().map_err(&bad)?;
     optimizer
         .load_state_tensors(&take("optimizer/"))
         .map_err(bad)?;

@@ -20,6 +20,7 @@ use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
 
 use super::ConvArg;
 use crate::data::{self, DataArgs};
+use crate::memory;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -32,6 +33,7 @@ pub enum BenchCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct PredictBenchArgs {
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
@@ -45,6 +47,7 @@ pub struct PredictBenchArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ConvBenchArgs {
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -58,6 +61,7 @@ pub struct ConvBenchArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainBenchArgs {
     #[arg(long, default_value_t = 1)]
     epochs: usize,
@@ -160,16 +164,21 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
     } else {
         args.shape.clone()
     };
-    println!(
+    outln!(
         "batch {}, {} thread(s); median of >= {:.1}s per case",
         args.batch,
         rayon::current_num_threads(),
         args.seconds
-    );
-    println!(
+    )?;
+    outln!(
         "{:<26} {:<9} {:>12} {:>9} {:>12} {:>9}",
-        "layer", "algorithm", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"
-    );
+        "layer",
+        "algorithm",
+        "forward ms",
+        "GFLOP/s",
+        "backward ms",
+        "GFLOP/s"
+    )?;
     let min_time = Duration::from_secs_f64(args.seconds.max(0.0));
     for text in &shapes {
         let LayerShape {
@@ -186,6 +195,16 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
             padding,
         )
         .with_context(|| format!("--shape {text}"))?;
+        // x and dx, w and dw, y, dy and a second y, and im2col's patch matrix at most.
+        let size = |dims: &[usize]| dims.iter().map(|&d| d as f64).product::<f64>();
+        let buffers = 2.0 * size(&g.x_shape())
+            + 2.0 * size(&g.w_shape())
+            + 3.0 * size(&g.y_shape())
+            + size(&[g.n, g.ho, g.wo, g.kh, g.kw, g.c]);
+        memory::ensure_fits(
+            &format!("--shape {text} at --batch {}", args.batch),
+            buffers * 4.0,
+        )?;
         let x = Tensor::new(&g.x_shape(), values(args.batch * h * w * c, 1))?;
         let k = Tensor::new(&g.w_shape(), values(kh * kw * c * cout, 2))?;
         let dy = Tensor::new(&g.y_shape(), values(g.n * g.ho * g.wo * cout, 3))?;
@@ -224,7 +243,7 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
         let best_bwd = rows.iter().map(|r| r.2).min().unwrap_or_default();
         for (algorithm, fwd, bwd) in rows {
             let mark = |t: Duration, best: Duration| if t == best { "*" } else { " " };
-            println!(
+            outln!(
                 "{:<26} {:<9} {:>11.3}{} {:>9.1} {:>11.3}{} {:>9.1}",
                 text,
                 format!("{algorithm:?}").to_lowercase(),
@@ -234,13 +253,13 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
                 bwd.as_secs_f64() * 1e3,
                 mark(bwd, best_bwd),
                 2.0 * flops / bwd.as_secs_f64() / 1e9,
-            );
+            )?;
         }
     }
-    println!(
+    outln!(
         "* = fastest; GFLOP/s counts direct convolution's multiply-adds for every algorithm (Winograd\n\
          does 2.25x fewer); backward = dx, dw and db (2x the forward's FLOP)"
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -252,8 +271,9 @@ const TRAIN_FLOP: f64 = 24.5e6;
 fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1");
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let data = data::load(&args.data)?;
     let mut model = chapter_model(42, args.conv.into());
+    let data = data::load(&args.data, model.input_shape())?;
+    memory::check_batch(&model, args.batch_size, data.train.len(), true)?;
     model.compile(
         Optimizer::Adam(Adam::default()),
         Loss::SparseCategoricalCrossentropy,
@@ -264,19 +284,19 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         seed: 42,
         ..FitOptions::default()
     };
-    println!(
+    outln!(
         "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s)",
         args.epochs,
         data.train.items.len(),
         data.val.items.len(),
         args.batch_size,
         rayon::current_num_threads()
-    );
+    )?;
     let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
     let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
     for e in &history.epochs {
         let flop = n_train * TRAIN_FLOP + n_val * FORWARD_FLOP;
-        println!(
+        outln!(
             "epoch {}: {:.2} s, {:.0} images/s, {:.1} GFLOP/s - loss {:.4} - val_accuracy {:.4}",
             e.epoch,
             e.seconds,
@@ -284,7 +304,7 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
             flop / e.seconds / 1e9,
             e.loss,
             e.val_accuracy.unwrap_or(f32::NAN)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -297,16 +317,17 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
         (1..=1000).contains(&args.repeats),
         "--repeats must be between 1 and 1000"
     );
-    let data = data::load(&args.data)?;
     let model = chapter_model(42, args.conv.into());
+    let data = data::load(&args.data, model.input_shape())?;
+    memory::check_batch(&model, args.batch_size, data.test.len(), false)?;
     let indices: Vec<usize> = (0..data.test.len()).collect();
-    println!(
+    outln!(
         "predicting {} test images, batch {}, {} thread(s), median of {}",
         indices.len(),
         args.batch_size,
         rayon::current_num_threads(),
         args.repeats
-    );
+    )?;
     let mut times = Vec::new();
     for _ in 0..args.repeats {
         let start = Instant::now();
@@ -320,11 +341,11 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
     times.sort();
     let median = times[times.len() / 2].as_secs_f64();
     let n = indices.len() as f64;
-    println!(
+    outln!(
         "{:.3} s, {:.0} images/s, {:.1} GFLOP/s",
         median,
         n / median,
         n * FORWARD_FLOP / median / 1e9
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ use super::load_classifier;
 use crate::data::{self, DataArgs, Split, CLASS_NAMES};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct EvaluateArgs {
     /// A model saved by `convlab train`.
     #[arg(long)]
@@ -30,21 +31,22 @@ pub struct EvaluateArgs {
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     let mut model = load_classifier(&args.model)?;
-    let data = data::load(&args.data)?;
+    let data = data::load(&args.data, model.input_shape())?;
     let split = data.split(args.split);
+    crate::memory::check_batch(&model, args.batch_size, split.len(), false)?;
     // The optimizer plays no part in evaluation; compile only sets the loss.
     model.compile(
         Optimizer::Adam(Adam::default()),
         Loss::SparseCategoricalCrossentropy,
     );
     let eval = model.evaluate(split, args.batch_size)?;
-    println!(
+    outln!(
         "{:?} ({} images): loss {:.4} - accuracy {:.4}",
         args.split,
         split.len(),
         eval.loss,
         eval.accuracy.unwrap_or(f32::NAN)
-    );
+    )?;
     if args.confusion {
         print_confusion(&model, split, args.batch_size)?;
     }
@@ -66,17 +68,17 @@ fn print_confusion(
         }
     }
     let width = 12;
-    print!("{:>width$}", "true \\ pred");
+    out!("{:>width$}", "true \\ pred")?;
     for name in CLASS_NAMES {
-        print!(" {:>8}", &name[..name.len().min(8)]);
+        out!(" {:>8}", &name[..name.len().min(8)])?;
     }
-    println!();
+    outln!()?;
     for (t, row) in counts.iter().enumerate() {
-        print!("{:>width$}", CLASS_NAMES[t]);
+        out!("{:>width$}", CLASS_NAMES[t])?;
         for c in row {
-            print!(" {c:>8}");
+            out!(" {c:>8}")?;
         }
-        println!();
+        outln!()?;
     }
     Ok(())
 }

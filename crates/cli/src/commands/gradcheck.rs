@@ -8,6 +8,7 @@ use clap::Args;
 use convlab_autograd::checks;
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct GradcheckArgs {
     /// Which checks: "all", or a name (or the start of one: "conv2d" runs every conv check).
     #[arg(long, default_value = "all")]
@@ -31,10 +32,14 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
             names.join(", ")
         );
     }
-    println!(
+    outln!(
         "{:<34} {:<36} {:>13} {:>13} {:>9}  result",
-        "op", "shapes", "max abs err", "max rel err", "norm err"
-    );
+        "op",
+        "shapes",
+        "max abs err",
+        "max rel err",
+        "norm err"
+    )?;
     let mut failed = 0;
     for check in chosen {
         let report = check.run(args.seed);
@@ -45,7 +50,7 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
             .fold(0.0, f64::max);
         let passed = report.passed();
         failed += usize::from(!passed);
-        println!(
+        outln!(
             "{:<34} {:<36} {:>13.3e} {:>13.3e} {:>9.2e}  {}",
             check.name,
             check.shapes,
@@ -53,15 +58,15 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
             report.max_rel_error(),
             norm,
             if passed { "pass" } else { "FAIL" }
-        );
+        )?;
         if !passed {
-            print!("{report}");
+            out!("{report}")?;
         }
     }
     if failed > 0 {
-        println!("{failed} check(s) failed");
+        outln!("{failed} check(s) failed")?;
         return Ok(ExitCode::from(1));
     }
-    println!("all checks passed");
+    outln!("all checks passed")?;
     Ok(ExitCode::SUCCESS)
 }

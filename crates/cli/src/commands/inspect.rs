@@ -27,6 +27,7 @@ pub enum InspectCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct WeightsArgs {
     /// A model saved by `convlab train` (with --untrained and no model: the chapter's, seed 42).
     #[arg(long)]
@@ -54,6 +55,7 @@ pub struct WeightsArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct FeatureMapsArgs {
     #[arg(long)]
     model: PathBuf,
@@ -128,16 +130,16 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
         "trained"
     };
     let (mean, std) = mean_std(kernel.data());
-    println!(
+    outln!(
         "layer {} {} ({}), {state}",
         args.layer,
         entry.name,
         entry.layer.kind()
-    );
-    println!("kernel {:?}: mean {mean:.4}, std {std:.4}", kernel.shape());
+    )?;
+    outln!("kernel {:?}: mean {mean:.4}, std {std:.4}", kernel.shape())?;
     if let Some(bias) = bias {
         let (mean, std) = mean_std(bias.data());
-        println!("bias {:?}: mean {mean:.4}, std {std:.4}", bias.shape());
+        outln!("bias {:?}: mean {mean:.4}, std {std:.4}", bias.shape())?;
     }
     if let Some(path) = &args.hist {
         let title = format!("{} kernel weights ({state})", entry.name);
@@ -189,7 +191,7 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
             entry.output_shape
         );
     };
-    let data = data::load(&args.data)?;
+    let data = data::load(&args.data, model.input_shape())?;
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),
@@ -205,13 +207,13 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     // The input beside it, scaled to the grid's height.
     let input = input_image(&x, (grid.height() / (x.shape()[1] + 2)).max(1))?;
     let picture = side_by_side(&input, &grid, 8, [255, 255, 255])?;
-    println!(
+    outln!(
         "layer {} {}: {c} maps of {h}x{w} for image {} of --split {}",
         args.layer,
         entry.name,
         args.index,
         args.split.name()
-    );
+    )?;
     write_output(&args.out, &picture.to_png()?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -124,6 +124,6 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
 /// Writes a file atomically and says so.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     convlab_cli::draw::write_atomic(path, bytes)?;
-    println!("wrote {}", path.display());
+    outln!("wrote {}", path.display())?;
     Ok(())
 }

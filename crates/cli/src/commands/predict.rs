@@ -12,6 +12,7 @@ use super::{input_image, load_classifier, write_output};
 use crate::data::{self, DataArgs, Split, CLASS_NAMES};
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct PredictArgs {
     /// A model saved by `convlab train`.
     #[arg(long)]
@@ -30,7 +31,7 @@ pub struct PredictArgs {
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let model = load_classifier(&args.model)?;
-    let data = data::load(&args.data)?;
+    let data = data::load(&args.data, model.input_shape())?;
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),
@@ -48,19 +49,21 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         probs.len()
     );
     let label = split.labels[split.items[args.index]] as usize;
-    println!(
+    outln!(
         "{:?} image {} (true class: {})",
-        args.split, args.index, CLASS_NAMES[label]
-    );
+        args.split,
+        args.index,
+        CLASS_NAMES[label]
+    )?;
     let mut ranked: Vec<(usize, f32)> = probs.data().iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (class, p) in ranked {
         let mark = if class == label { "  <- true" } else { "" };
-        println!(
+        outln!(
             "{:>12} {p:.4} {}{mark}",
             CLASS_NAMES[class],
             "#".repeat((p.clamp(0.0, 1.0) * 40.0).round() as usize)
-        );
+        )?;
     }
     if let Some(out) = &args.out {
         write_output(out, &input_image(&x, 8)?.to_png()?)?;

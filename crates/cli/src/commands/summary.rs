@@ -21,6 +21,6 @@ pub fn run(args: SummaryArgs) -> Result<ExitCode> {
         Some(path) => load_model(path)?,
         None => chapter_model(42, ConvAlgorithm::Auto),
     };
-    print!("{}", model.summary());
+    out!("{}", model.summary())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -23,9 +23,11 @@ use convlab_nn::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{beside, write_output, ConvArg};
+use super::ConvArg;
 use crate::data::{self, DataArgs};
+use crate::memory;
 use crate::progress::Progress;
+use crate::run_files::{RunFiles, RunLock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum OptimizerArg {
@@ -34,53 +36,71 @@ pub enum OptimizerArg {
     Rmsprop,
 }
 
+/// The checkpoint when neither --checkpoint nor --resume names one.
+const DEFAULT_CHECKPOINT: &str = "best-cnn-model.safetensors";
+
+/// `convlab train --help`: which files a run writes, and where.
+const FILES_HELP: &str = "\
+Files: the run writes CHECKPOINT (the best model), and beside it CHECKPOINT's stem with
+.history.csv, .backup.safetensors, .curves.svg, and .lock while it runs (best-cnn-model.safetensors
+-> best-cnn-model.history.csv, ...). With --resume BACKUP they go beside --checkpoint if it is
+given, else beside BACKUP itself (run.backup.safetensors continues run.safetensors in the same
+directory); what a backup file says never decides where anything is written. Existing files are
+replaced atomically; a path that is a device, FIFO, directory, symbolic link or read-only file is
+refused before training starts, and so is a second run writing the same checkpoint.";
+
 #[derive(Args, Debug)]
+#[command(after_help = FILES_HELP, allow_negative_numbers = true)]
 pub struct TrainArgs {
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, conflicts_with = "resume")]
     epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, conflicts_with = "resume")]
     batch_size: usize,
     /// EarlyStopping patience (epochs without a better val_loss).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, conflicts_with = "resume")]
     patience: usize,
-    /// Where the best model is saved.
-    #[arg(long, default_value = "best-cnn-model.safetensors")]
-    checkpoint: PathBuf,
+    /// Where the best model is saved (default best-cnn-model.safetensors; with --resume, beside
+    /// the backup). The run's other files go beside it (see below).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
     /// Seed of the weights, the shuffles and the dropout masks.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, conflicts_with = "resume")]
     seed: u64,
     /// Convolution algorithm.
-    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto, conflicts_with = "resume")]
     conv: ConvArg,
     /// Train on the first N images of the training split only (a quick run).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     limit: Option<usize>,
-    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam, conflicts_with = "resume")]
     optimizer: OptimizerArg,
     /// Learning rate (default: Keras's, 1e-3 for adam and rmsprop, 1e-2 for sgd).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     lr: Option<f32>,
-    /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors); the
-    /// settings saved in it are used; of the other options only --data and --threads apply.
+    /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors) with the
+    /// settings saved in it; only --checkpoint, --data and --threads may be given with it.
     #[arg(long, value_name = "BACKUP")]
     resume: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
 
-/// The settings of a run, kept in its backup so `--resume` continues the same run.
+/// The settings of a run, kept in its backup so `--resume` continues the same run. Where the
+/// files go is not a setting: the command line decides it (see `FILES_HELP`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     epochs: usize,
     batch_size: usize,
     patience: usize,
-    checkpoint: PathBuf,
     seed: u64,
     conv: ConvArg,
     limit: Option<usize>,
     optimizer: OptimizerArg,
     lr: Option<f32>,
+    /// Backups written before 2026-12 stored the checkpoint's path here; it is read and ignored.
+    #[serde(default, rename = "checkpoint", skip_serializing)]
+    _old_checkpoint: Option<serde::de::IgnoredAny>,
 }
 
 impl Settings {
@@ -89,17 +109,23 @@ impl Settings {
             epochs: args.epochs,
             batch_size: args.batch_size,
             patience: args.patience,
-            checkpoint: args.checkpoint.clone(),
             seed: args.seed,
             conv: args.conv,
             limit: args.limit,
             optimizer: args.optimizer,
             lr: args.lr,
+            _old_checkpoint: None,
         }
     }
 
+    /// The same rules for the command line and for a backup's settings, which come from a file.
     fn check(&self) -> Result<()> {
         anyhow::ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        anyhow::ensure!(
+            self.epochs <= MAX_EPOCHS,
+            "--epochs {} is more than {MAX_EPOCHS}",
+            self.epochs
+        );
         anyhow::ensure!(self.batch_size >= 1, "--batch-size must be at least 1");
         anyhow::ensure!(self.limit != Some(0), "--limit must be at least 1");
         if let Some(lr) = self.lr {
@@ -120,10 +146,15 @@ impl Settings {
     }
 }
 
+/// More epochs than anyone trains for: a history that long would itself be the problem.
+const MAX_EPOCHS: usize = 100_000;
+
 /// Writes the history as CSV after every epoch, so a crash loses at most the running epoch.
 struct HistoryCsv {
     path: PathBuf,
     history: History,
+    /// Whether this run has written the file (it is not touched before its first epoch ends).
+    written: bool,
 }
 
 impl Callback for HistoryCsv {
@@ -135,15 +166,21 @@ impl Callback for HistoryCsv {
         self.history.epochs.push(logs.clone());
         convlab_cli::draw::write_atomic(&self.path, self.history.to_csv().as_bytes())
             .map_err(|e| TrainError::Resume(format!("writing the history: {e}")))?;
+        self.written = true;
         Ok(Control::Continue)
     }
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    // A resumed run takes its model, settings and state from the backup.
-    let (resumed, settings) = match &args.resume {
+    // A resumed run takes its model, settings and state from the backup; where its files go
+    // comes from the command line alone.
+    let (resumed, settings, checkpoint) = match &args.resume {
         Some(path) => {
             let (model, state) = load_backup(path).context("--resume")?;
+            let checkpoint = match &args.checkpoint {
+                Some(checkpoint) => checkpoint.clone(),
+                None => RunFiles::checkpoint_of_backup(path)?,
+            };
             super::check_classifier(&model, path)?;
             let settings: Settings =
                 serde_json::from_value(state.extra.clone()).with_context(|| {
@@ -152,48 +189,54 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                         path.display()
                     )
                 })?;
-            println!(
-                "resuming from {} after epoch {} of {}",
+            settings
+                .check()
+                .with_context(|| format!("--resume {}: its settings", path.display()))?;
+            anyhow::ensure!(
+                state.epochs_done <= settings.epochs
+                    && state.history.epochs.len() == state.epochs_done,
+                "--resume {}: it says {} epochs are done of {}, with {} in its history",
                 path.display(),
                 state.epochs_done,
-                settings.epochs
+                settings.epochs,
+                state.history.epochs.len()
             );
-            (Some((model, state)), settings)
+            (Some((model, state)), settings, checkpoint)
         }
-        None => (None, Settings::from_args(&args)),
+        None => {
+            let settings = Settings::from_args(&args);
+            settings.check()?;
+            let checkpoint = args
+                .checkpoint
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CHECKPOINT));
+            (None, settings, checkpoint)
+        }
     };
-    settings.check()?;
-    // Fail now, not after the first epoch, if the outputs cannot be written: create the
-    // checkpoint's directory and write the history there.
-    let csv_path = beside(&settings.checkpoint, "history.csv");
-    if let Some(dir) = settings
-        .checkpoint
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "--checkpoint: cannot create the directory {}",
-                dir.display()
-            )
-        })?;
+    let files = RunFiles::new(checkpoint);
+    files.check_writable()?;
+    let _lock = RunLock::acquire(&files.checkpoint)?;
+    if let (Some(path), Some((_, state))) = (&args.resume, &resumed) {
+        note!(
+            "resuming from {} after epoch {} of {}",
+            path.display(),
+            state.epochs_done,
+            settings.epochs
+        );
     }
-    let so_far = resumed
-        .as_ref()
-        .map(|(_, state)| state.history.clone())
-        .unwrap_or_default();
-    convlab_cli::draw::write_atomic(&csv_path, so_far.to_csv().as_bytes()).with_context(|| {
-        format!(
-            "--checkpoint: cannot write beside {}",
-            settings.checkpoint.display()
-        )
-    })?;
-    let data = data::load(&args.data)?;
+
+    let (mut model, resume) = match resumed {
+        Some((model, state)) => (model, Some(state)),
+        None => (chapter_model(settings.seed, settings.conv.into()), None),
+    };
+    let data = data::load(&args.data, model.input_shape())?;
     let mut train = data.train.clone();
     if let Some(limit) = settings.limit {
         train.items.truncate(limit);
     }
-    println!(
+    let largest = train.items.len().max(data.val.items.len());
+    memory::check_batch(&model, settings.batch_size, largest, true)?;
+    note!(
         "Fashion-MNIST: {} training, {} validation, {} test images; {} thread(s)",
         train.items.len(),
         data.val.items.len(),
@@ -201,16 +244,17 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         rayon::current_num_threads()
     );
 
-    let (mut model, resume) = match resumed {
-        Some((model, state)) => (model, Some(state)),
-        None => (chapter_model(settings.seed, settings.conv.into()), None),
-    };
     // On resume the backup's optimizer (with its moments) replaces this fresh one in `fit`.
     model.compile(settings.optimizer(), Loss::SparseCategoricalCrossentropy);
-    print!("{}", model.summary());
+    note!("{}", model.summary().trim_end());
 
+    let so_far = resume
+        .as_ref()
+        .map(|state| state.history.clone())
+        .unwrap_or_default();
+    let epochs_before = so_far.epochs.len();
     let mut progress = Progress::new();
-    let mut checkpoint = ModelCheckpoint::new(&settings.checkpoint)
+    let mut checkpoint = ModelCheckpoint::new(&files.checkpoint)
         .monitor(Monitor::ValLoss)
         .save_best_only(true);
     let mut early = EarlyStopping::new(Monitor::ValLoss)
@@ -218,17 +262,17 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .restore_best_weights(true);
     let (mut nan, mut diverge) = (TerminateOnNaN, StopOnDivergence::default());
     let mut csv = HistoryCsv {
-        path: csv_path.clone(),
+        path: files.history.clone(),
         history: so_far,
+        written: false,
     };
-    let backup = beside(&settings.checkpoint, "backup.safetensors");
     let opts = FitOptions {
         epochs: settings.epochs,
         batch_size: settings.batch_size,
         shuffle: true,
         seed: settings.seed,
         initial_epoch: 0,
-        backup: Some(backup.clone()),
+        backup: Some(files.backup.clone()),
         backup_extra: serde_json::to_value(&settings)?,
         resume,
     };
@@ -247,52 +291,65 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             ],
         )
         .context("training")?;
-    if let Some(reason) = &history.stop_reason {
-        println!("stopped: {reason}");
+    let trained = history.epochs.len() > epochs_before;
+    if !trained {
+        note!(
+            "nothing left to train: the run had ended after epoch {} of {}{}",
+            epochs_before,
+            settings.epochs,
+            history
+                .stop_reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    } else if let Some(reason) = &history.stop_reason {
+        note!("stopped: {reason}");
         // The callback wrote the CSV before fit decided to stop; write it again with the reason.
-        convlab_cli::draw::write_atomic(&csv_path, history.to_csv().as_bytes())
-            .with_context(|| format!("writing {}", csv_path.display()))?;
+        convlab_cli::draw::write_atomic(&files.history, history.to_csv().as_bytes())
+            .with_context(|| format!("writing {}", files.history.display()))?;
     }
-    match checkpoint.saved_epochs.last() {
-        Some(epoch) => println!(
-            "best model (epoch {epoch}) saved to {}",
-            settings.checkpoint.display()
-        ),
-        None => println!("no epoch had a finite val_loss: no checkpoint was written"),
-    }
-    println!("wrote {}", csv_path.display());
-    println!("wrote {} (resume with --resume)", backup.display());
-
-    let best = history.best_epoch(Monitor::ValLoss);
-    let curves = learning_curves(
-        &HistoryData {
-            loss: history.epochs.iter().map(|e| e.loss).collect(),
-            accuracy: history.epochs.iter().filter_map(|e| e.accuracy).collect(),
-            val_loss: history.epochs.iter().filter_map(|e| e.val_loss).collect(),
-            val_accuracy: history
-                .epochs
-                .iter()
-                .filter_map(|e| e.val_accuracy)
-                .collect(),
-        },
-        best,
-    );
-    write_output(
-        &beside(&settings.checkpoint, "curves.svg"),
-        curves.as_bytes(),
+    report_best_model(
+        &model,
+        &files.checkpoint,
+        &checkpoint,
+        &early,
+        epochs_before,
     )?;
+    if trained {
+        if csv.written {
+            note!("wrote {}", files.history.display());
+        }
+        note!("wrote {} (resume with --resume)", files.backup.display());
+        let best = history.best_epoch(Monitor::ValLoss);
+        let curves = learning_curves(
+            &HistoryData {
+                loss: history.epochs.iter().map(|e| e.loss).collect(),
+                accuracy: history.epochs.iter().filter_map(|e| e.accuracy).collect(),
+                val_loss: history.epochs.iter().filter_map(|e| e.val_loss).collect(),
+                val_accuracy: history
+                    .epochs
+                    .iter()
+                    .filter_map(|e| e.val_accuracy)
+                    .collect(),
+            },
+            best,
+        );
+        convlab_cli::draw::write_atomic(&files.curves, curves.as_bytes())?;
+        note!("wrote {}", files.curves.display());
+    }
 
     // A run stopped inside an epoch (TerminateOnNaN, StopOnDivergence) failed: its last epoch
     // was never validated. Without any good epoch there is nothing worth evaluating.
     let diverged = history.stop_reason.is_some()
         && history.epochs.last().is_some_and(|e| e.val_loss.is_none());
-    if diverged && checkpoint.saved_epochs.is_empty() {
+    if diverged && early.best().is_none() {
         return Ok(ExitCode::from(1));
     }
     // EarlyStopping restored the best epoch's weights: evaluate those, as the chapter does.
     for (name, split) in [("validation", &data.val), ("test", &data.test)] {
         let eval = model.evaluate(split, 256)?;
-        println!(
+        note!(
             "{name}: loss {:.4} - accuracy {:.4}",
             eval.loss,
             eval.accuracy.unwrap_or(f32::NAN)
@@ -303,4 +360,45 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Says where the best model is, and makes it true: the model now holds the best epoch's weights
+/// (EarlyStopping restored them), so if this run saved no checkpoint and the file at `path` is
+/// missing or holds other weights (a backup resumed in a new place), they are saved there.
+fn report_best_model(
+    model: &Sequential,
+    path: &std::path::Path,
+    checkpoint: &ModelCheckpoint,
+    early: &EarlyStopping,
+    epochs_before: usize,
+) -> Result<()> {
+    let Some((best_epoch, _)) = early.best() else {
+        note!("no epoch had a finite val_loss: no checkpoint was written");
+        return Ok(());
+    };
+    if checkpoint
+        .saved_epochs
+        .last()
+        .is_some_and(|&epoch| epoch > epochs_before)
+    {
+        note!(
+            "best model (epoch {best_epoch}) saved to {}",
+            path.display()
+        );
+        return Ok(());
+    }
+    let on_disk = convlab_nn::checkpoint::load_model(path).ok();
+    if on_disk.is_some_and(|saved| saved.weights() == model.weights()) {
+        note!(
+            "best model (epoch {best_epoch}) is in {}, saved before the backup",
+            path.display()
+        );
+        return Ok(());
+    }
+    convlab_nn::checkpoint::save_model(path, model)?;
+    note!(
+        "best model (epoch {best_epoch}) saved to {}",
+        path.display()
+    );
+    Ok(())
 }

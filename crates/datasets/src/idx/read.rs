@@ -47,6 +47,13 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, DatasetError> {
 /// `read_idx`, with `name` standing for the file in errors about its contents.
 pub(crate) fn read_idx_named(path: &Path, name: &str) -> Result<IdxArray, DatasetError> {
     let io_error = |e| DatasetError::io(path, e);
+    // Only a regular file: opening a FIFO would wait for a writer forever.
+    if !std::fs::metadata(path).map_err(io_error)?.is_file() {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO, device or socket)",
+        )));
+    }
     let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
     let mut magic = [0u8; 2];

@@ -94,9 +94,24 @@ pub(super) fn unpack(bytes: &[u8]) -> Result<(Sequential, Option<TrainingState>)
     let architecture = meta
         .get(ARCHITECTURE_KEY)
         .ok_or(Problem::MissingMetadata(ARCHITECTURE_KEY))?;
-    let config: ModelConfig =
+    // Text from the file reaches terminals (the summary's layer names, error messages): refuse
+    // control characters anywhere before any of it is used or quoted.
+    for (key, value) in meta {
+        printable(&format!("metadata key {key:?}"), key)?;
+        printable(&format!("metadata {key:?}"), value)?;
+    }
+    for t in &parsed.tensors {
+        printable("a tensor name", &t.name)?;
+    }
+    let architecture: serde_json::Value =
         serde_json::from_str(architecture).map_err(|e| Problem::Architecture(e.to_string()))?;
+    printable_json("the architecture", &architecture)?;
+    let config: ModelConfig =
+        serde_json::from_value(architecture).map_err(|e| Problem::Architecture(e.to_string()))?;
     let state = read_state_metadata(meta)?;
+    if let Some((_, json)) = &state {
+        printable_json("the training state", json)?;
+    }
     check_fits(&config, bytes.len())?;
     let mut model = Sequential::from_config(&config).map_err(Problem::Model)?;
 
@@ -154,6 +169,50 @@ pub(super) fn unpack(bytes: &[u8]) -> Result<(Sequential, Option<TrainingState>)
         json,
     });
     Ok((model, state))
+}
+
+/// Refuses NaN and infinite values, which `unpack` keeps bit for bit: a NaN weight would
+/// evaluate to `loss NaN` and look like a result, and a NaN moment would poison a resumed run.
+pub(super) fn check_finite(
+    model: &Sequential,
+    state: Option<&TrainingState>,
+) -> Result<(), Problem> {
+    let weights = model.weight_names().into_iter().zip(model.weights());
+    let state_tensors = state
+        .into_iter()
+        .flat_map(|s| s.tensors.iter().map(|(name, t)| (name.clone(), t)));
+    for (name, tensor) in weights.chain(state_tensors) {
+        let count = tensor.data().iter().filter(|v| !v.is_finite()).count();
+        if count > 0 {
+            return Err(Problem::NotFinite { name, count });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses text with a control character (an escape sequence would reach the terminal).
+fn printable(place: &str, text: &str) -> Result<(), Problem> {
+    if text.chars().any(char::is_control) {
+        return Err(Problem::ControlCharacter {
+            place: place.to_string(),
+            text: text.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `printable` for every string and key inside a JSON value.
+fn printable_json(place: &str, value: &serde_json::Value) -> Result<(), Problem> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => printable(place, text),
+        Value::Array(items) => items.iter().try_for_each(|v| printable_json(place, v)),
+        Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+            printable(place, key)?;
+            printable_json(place, v)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
 }
 
 /// The training state's tensor names and JSON, when the file has a state: both keys or neither.

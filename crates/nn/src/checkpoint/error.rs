@@ -108,6 +108,10 @@ pub enum Problem {
         "tensor {0:?} is neither a weight of the architecture nor a listed training-state tensor"
     )]
     UnexpectedTensor(String),
+    #[error("tensor {name:?} holds {count} NaN or infinite values (a model that diverged?)")]
+    NotFinite { name: String, count: usize },
+    #[error("{place} holds a control character ({text:?}); names and text in a checkpoint must be printable")]
+    ControlCharacter { place: String, text: String },
 }
 
 impl CheckpointError {

@@ -125,7 +125,8 @@ pub fn load_model(path: &Path) -> Result<Sequential, CheckpointError> {
     load_checkpoint(path).map(|(model, _)| model)
 }
 
-/// Loads a model and, if the file has one, its training state.
+/// Loads a model and, if the file has one, its training state. Unlike `decode`, which keeps any
+/// bit pattern, it refuses NaN or infinite values: a file on disk is meant to be used.
 pub fn load_checkpoint(
     path: &Path,
 ) -> Result<(Sequential, Option<TrainingState>), CheckpointError> {
@@ -133,12 +134,23 @@ pub fn load_checkpoint(
         path: path.to_path_buf(),
         cause,
     })?;
-    decode(&path.display().to_string(), &bytes)
+    let name = path.display().to_string();
+    let (model, state) = decode(&name, &bytes)?;
+    contents::check_finite(&model, state.as_ref())
+        .map_err(|problem| CheckpointError::invalid(&name, problem))?;
+    Ok((model, state))
 }
 
 /// Reads the file once, reserving exactly its size up front (and failing politely, not
-/// aborting, if that much memory is not available), and never reading past that size.
+/// aborting, if that much memory is not available), and never reading past that size. Only a
+/// regular file: opening a FIFO would wait for a writer forever, and a device has no size.
 fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO, device or socket)",
+        ));
+    }
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let capacity = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;

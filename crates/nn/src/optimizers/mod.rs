@@ -38,6 +38,49 @@ impl Optimizer {
         }
     }
 
+    /// Refuses hyper-parameters that no one could have set and no update can use (they arrive
+    /// from files: a resumed backup). The message names the setting and its allowed range.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f32| -> Result<(), String> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} {name} is {v}; it must be a positive number",
+                    self.name()
+                ))
+            }
+        };
+        // A decay rate of 1 would never move; Keras allows [0, 1).
+        let rate = |name: &str, v: f32| -> Result<(), String> {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} {name} is {v}; it must be in [0, 1)",
+                    self.name()
+                ))
+            }
+        };
+        match self {
+            Optimizer::Adam(o) => {
+                positive("learning_rate", o.learning_rate)?;
+                rate("beta_1", o.beta_1)?;
+                rate("beta_2", o.beta_2)?;
+                positive("epsilon", o.epsilon)
+            }
+            Optimizer::Sgd(o) => {
+                positive("learning_rate", o.learning_rate)?;
+                rate("momentum", o.momentum)
+            }
+            Optimizer::RmsProp(o) => {
+                positive("learning_rate", o.learning_rate)?;
+                rate("rho", o.rho)?;
+                positive("epsilon", o.epsilon)
+            }
+        }
+    }
+
     pub fn learning_rate(&self) -> f32 {
         match self {
             Optimizer::Adam(o) => o.learning_rate,
@@ -113,4 +156,27 @@ impl Optimizer {
 /// Zero state for each weight, made on the first step.
 fn zeros_like(weights: &[&mut Tensor]) -> Vec<Tensor> {
     weights.iter().map(|w| Tensor::zeros(w.shape())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_settings_are_refused_by_name() {
+        assert!(Optimizer::Adam(Adam::default()).check().is_ok());
+        assert!(Optimizer::Sgd(Sgd::new(0.01).momentum(0.9)).check().is_ok());
+        assert!(Optimizer::RmsProp(RmsProp::new(1e-3)).check().is_ok());
+        let adam = |f: fn(&mut Adam)| {
+            let mut o = Adam::default();
+            f(&mut o);
+            Optimizer::Adam(o).check().unwrap_err()
+        };
+        assert!(adam(|o| o.beta_1 = 5.0).contains("beta_1 is 5"));
+        assert!(adam(|o| o.beta_2 = 1.0).contains("beta_2 is 1"));
+        assert!(adam(|o| o.epsilon = -1.0).contains("epsilon is -1"));
+        assert!(adam(|o| o.learning_rate = f32::NAN).contains("learning_rate is NaN"));
+        let sgd = Optimizer::Sgd(Sgd::new(0.01).momentum(-0.5));
+        assert!(sgd.check().unwrap_err().contains("momentum"));
+    }
 }
