@@ -16,8 +16,11 @@
 //! Shapes that come from a person are checked and return `TensorError`; a kernel handed tensors
 //! that do not match its geometry panics with the op name and every shape.
 //!
-//! Read in this order: `tensor`, `gemm` (`mod`, `small`), `conv2d` (`mod`, `im2col`, `direct`,
-//! `winograd`), `pool2d`, then the small kernels.
+//! - `reference`: every op of the network as plain f64 loops, the definition the fast kernels are
+//!   tested against, with its own f64 gradient check (`reference::numerical`).
+//!
+//! Read in this order: `reference` (what each op computes), `tensor`, `gemm` (`mod`, `small`),
+//! `conv2d` (`mod`, `im2col`, `direct`, `winograd`), `pool2d`, then the small kernels.
 
 pub mod busy_wait;
 pub mod conv2d;
@@ -28,6 +31,7 @@ pub mod gemm;
 pub mod pool2d;
 pub mod recycle;
 pub mod reduce;
+pub mod reference;
 pub mod rng;
 pub mod softmax;
 mod tensor;

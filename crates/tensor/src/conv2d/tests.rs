@@ -1,6 +1,6 @@
-//! Convolution tests: hand-computed answers for TensorFlow's asymmetric `same` padding, a plain
-//! seven-loop reference (in f64) for forward and backward, and im2col against direct on random
-//! shapes.
+//! Convolution tests: hand-computed answers for TensorFlow's asymmetric `same` padding, every
+//! algorithm against the f64 reference (`crate::reference`) for forward and backward, and im2col
+//! against direct on random shapes.
 
 use proptest::prelude::*;
 
@@ -16,8 +16,7 @@ fn tensor(shape: &[usize], seed: u64) -> Tensor {
     Tensor::new(shape, random(shape.iter().product(), seed)).unwrap()
 }
 
-/// The definition, as seven plain loops, accumulated in f64. Input taps outside the image are
-/// padding (zero). Returns y, and the three gradients for an upstream gradient dy.
+/// The definition: the public f64 reference kernels (`crate::reference`) on the same values.
 struct Reference {
     y: Vec<f64>,
     dx: Vec<f64>,
@@ -26,39 +25,14 @@ struct Reference {
 }
 
 fn reference(g: &Conv2dGeometry, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> Reference {
-    let mut y = vec![0.0f64; g.n * g.ho * g.wo * g.co];
-    let mut dx = vec![0.0f64; x.len()];
-    let mut dw = vec![0.0f64; w.len()];
-    let mut db = vec![0.0f64; g.co];
-    for n in 0..g.n {
-        for oy in 0..g.ho {
-            for ox in 0..g.wo {
-                for co in 0..g.co {
-                    let yi = ((n * g.ho + oy) * g.wo + ox) * g.co + co;
-                    y[yi] = b[co] as f64;
-                    db[co] += dy[yi] as f64;
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            for ci in 0..g.c {
-                                // Signed input position: negative or past the edge is padding.
-                                let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
-                                let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
-                                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
-                                    continue;
-                                }
-                                let xi = ((n * g.h + iy as usize) * g.w + ix as usize) * g.c + ci;
-                                let wi = ((ky * g.kw + kx) * g.c + ci) * g.co + co;
-                                y[yi] += x[xi] as f64 * w[wi] as f64;
-                                dx[xi] += dy[yi] as f64 * w[wi] as f64;
-                                dw[wi] += dy[yi] as f64 * x[xi] as f64;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    let wide = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let (x, w, b, dy) = (wide(x), wide(w), wide(b), wide(dy));
+    Reference {
+        y: crate::reference::conv2d_forward(g, &x, &w, Some(&b)),
+        dx: crate::reference::conv2d_backward_x(g, &w, &dy),
+        dw: crate::reference::conv2d_backward_w(g, &x, &dy),
+        db: crate::reference::conv2d_backward_b(g, &dy),
     }
-    Reference { y, dx, dw, db }
 }
 
 /// Asserts max |got - want| <= 1e-4 * max(max |want|, 1). The floor of 1: a sum of a few
