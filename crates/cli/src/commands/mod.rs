@@ -16,14 +16,16 @@ use clap::ValueEnum;
 use convlab_cli::draw::{image_grid, GridOpts, RgbImage, Tile};
 use convlab_nn::{ConvAlgorithm, Sequential, Tensor};
 
-/// `--conv auto|im2col|direct|winograd`: auto picks per layer (Winograd for 3x3 stride-1 layers
-/// with at least 16 input channels, im2col otherwise); winograd runs im2col where it cannot apply.
+/// `--conv auto|im2col|direct|winograd|reference`: auto picks per layer (Winograd for 3x3
+/// stride-1 layers with at least 16 input channels, im2col otherwise); winograd runs im2col where
+/// it cannot apply; reference runs the plain f64 loops (slow: for reading and checking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ConvArg {
     Auto,
     Im2col,
     Direct,
     Winograd,
+    Reference,
 }
 
 impl From<ConvArg> for ConvAlgorithm {
@@ -33,6 +35,7 @@ impl From<ConvArg> for ConvAlgorithm {
             ConvArg::Im2col => ConvAlgorithm::Im2col,
             ConvArg::Direct => ConvAlgorithm::Direct,
             ConvArg::Winograd => ConvAlgorithm::Winograd,
+            ConvArg::Reference => ConvAlgorithm::Reference,
         }
     }
 }

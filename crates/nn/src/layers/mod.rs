@@ -203,6 +203,7 @@ pub(crate) enum ConvAlgorithmDef {
     Im2col,
     Direct,
     Winograd,
+    Reference,
 }
 
 /// A (height, width) pair that a single number also converts into, as Keras's `kernel_size=3`.

@@ -22,6 +22,7 @@
 //! `direct.rs` and `winograd/` each hold one algorithm's forward and backward side by side.
 
 mod blocks;
+mod by_reference;
 mod direct;
 mod im2col;
 mod winograd;
@@ -69,6 +70,9 @@ pub enum ConvAlgorithm {
     /// multiplications than im2col. For 3x3 kernels at stride 1 (other shapes run im2col); wins
     /// when C is large enough for those GEMMs (conv2: C = 32).
     Winograd,
+    /// The f64 reference loops (`crate::reference`), rounded to f32 once: never fast, the one to
+    /// read and the one every other algorithm is tested against.
+    Reference,
 }
 
 /// The fewest input channels for which `Auto` picks Winograd.
@@ -316,6 +320,7 @@ pub fn conv2d_forward(
     match algorithm.resolve(g) {
         ConvAlgorithm::Winograd => winograd::forward(g, x, w, b, false),
         ConvAlgorithm::Direct => direct_forward(g, x, w, b),
+        ConvAlgorithm::Reference => by_reference::forward(g, x, w, b),
         _ => im2col_forward(g, x, w, b),
     }
 }
@@ -333,6 +338,7 @@ pub fn conv2d_backward(
     match algorithm.resolve(g) {
         ConvAlgorithm::Winograd => winograd::backward(g, x, w, None, dy, need_dx),
         ConvAlgorithm::Direct => direct_backward(g, x, w, dy, need_dx),
+        ConvAlgorithm::Reference => by_reference::backward(g, x, w, dy, need_dx),
         _ => im2col_backward(g, x, w, dy, need_dx),
     }
 }
@@ -350,6 +356,7 @@ pub fn conv2d_relu_forward(
     match algorithm.resolve(g) {
         ConvAlgorithm::Winograd => winograd::forward(g, x, w, b, true),
         ConvAlgorithm::Direct => elementwise::relu(&direct_forward(g, x, w, b)),
+        ConvAlgorithm::Reference => elementwise::relu(&by_reference::forward(g, x, w, b)),
         _ => im2col::forward(g, x, w, b, true),
     }
 }
@@ -370,6 +377,9 @@ pub fn conv2d_relu_backward(
         ConvAlgorithm::Winograd => winograd::backward(g, x, w, Some(y), dy, need_dx),
         ConvAlgorithm::Direct => {
             direct_backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)
+        }
+        ConvAlgorithm::Reference => {
+            by_reference::backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)
         }
         _ => im2col::backward(g, x, w, Some(y), dy, need_dx),
     }

@@ -65,6 +65,7 @@ fn check_against_reference(g: &Conv2dGeometry, seed: u64) {
         ConvAlgorithm::Direct,
         ConvAlgorithm::Winograd,
         ConvAlgorithm::Auto,
+        ConvAlgorithm::Reference,
     ] {
         let y = conv2d_forward(g, &x, &w, Some(&b), algorithm);
         assert_eq!(y.shape(), g.y_shape());
