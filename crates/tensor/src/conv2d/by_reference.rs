@@ -13,6 +13,13 @@ use rayon::prelude::*;
 use super::{Conv2dGeometry, Conv2dGrads};
 use crate::{reference, Tensor};
 
+/// One image's gradients, before the batch's dw and db are summed.
+struct ImageGrads {
+    dx: Option<Vec<f64>>,
+    dw: Vec<f64>,
+    db: Vec<f64>,
+}
+
 /// The geometry of one image of the batch.
 fn one_image(g: &Conv2dGeometry) -> Conv2dGeometry {
     Conv2dGeometry { n: 1, ..*g }
@@ -62,7 +69,7 @@ pub fn backward(
         ],
     );
     let (one, w) = (one_image(g), wide(w));
-    let per_image: Vec<(Option<Vec<f64>>, Vec<f64>, Vec<f64>)> = x
+    let per_image: Vec<ImageGrads> = x
         .data()
         .par_chunks(g.h * g.w * g.c)
         .zip(dy.data().par_chunks(g.ho * g.wo * g.co))
@@ -73,7 +80,11 @@ pub fn backward(
             );
             let dx = need_dx.then(|| reference::conv2d_backward_x(&one, &w, &dy));
             let dw = reference::conv2d_backward_w(&one, &x, &dy);
-            (dx, dw, reference::conv2d_backward_b(&one, &dy))
+            ImageGrads {
+                dx,
+                dw,
+                db: reference::conv2d_backward_b(&one, &dy),
+            }
         })
         .collect();
     let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; g.co]);
