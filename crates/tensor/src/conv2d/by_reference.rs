@@ -88,14 +88,14 @@ pub fn backward(
         })
         .collect();
     let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; g.co]);
-    for (_, image_dw, image_db) in &per_image {
-        dw.iter_mut().zip(image_dw).for_each(|(s, v)| *s += v);
-        db.iter_mut().zip(image_db).for_each(|(s, v)| *s += v);
+    for image in &per_image {
+        dw.iter_mut().zip(&image.dw).for_each(|(s, v)| *s += v);
+        db.iter_mut().zip(&image.db).for_each(|(s, v)| *s += v);
     }
     let dx = need_dx.then(|| {
         let dx = per_image
             .into_iter()
-            .flat_map(|(dx, _, _)| dx.unwrap_or_default());
+            .flat_map(|image| image.dx.unwrap_or_default());
         narrow("conv2d reference dx", &g.x_shape(), dx.collect())
     });
     Conv2dGrads {
