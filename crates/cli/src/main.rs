@@ -28,7 +28,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     name = "convlab",
     version,
     about = "A from-scratch CNN lab: the Fashion-MNIST chapter, trained and inspected in Rust",
-    propagate_version = true
+    propagate_version = true,
+    allow_negative_numbers = true
 )]
 struct Cli {
     /// Threads for the kernels, 1 to 1024 (default: RAYON_NUM_THREADS if set, else all cores).
@@ -110,10 +111,23 @@ fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version, on stdout: a closed pipe is fine, a full disk is not.
+            return match e.print() {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    output::error_line(&format!("cannot write to standard output: {error}"));
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::SUCCESS,
+            };
+        }
         Err(e) => {
-            // Help and usage errors; a closed or full stream must not turn them into a panic.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            // A usage error: one line, as every other error, and where to read more.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            output::error_line(&format!("{first} (see convlab --help)"));
+            return ExitCode::from(2);
         }
     };
     let pool = thread_count(cli.threads).and_then(|threads| {

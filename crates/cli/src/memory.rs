@@ -13,16 +13,50 @@ const FALLBACK_AVAILABLE: f64 = 8.0 * GB;
 
 const GB: f64 = 1e9;
 
-/// Bytes of memory available to this process now: `MemAvailable` of `/proc/meminfo`.
+/// Bytes of memory this process can still have: the least of the machine's `MemAvailable`, its
+/// cgroup's room (`memory.max - memory.current`, cgroup v2) and its address-space limit
+/// (`ulimit -v`) less what it has mapped.
 pub fn available_bytes() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024.0)
-        })
-        .unwrap_or(FALLBACK_AVAILABLE)
+    let machine = proc_field("/proc/meminfo", "MemAvailable:").unwrap_or(FALLBACK_AVAILABLE);
+    let read =
+        |path: &str| -> Option<f64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+    let cgroup = match (
+        read("/sys/fs/cgroup/memory.max"),
+        read("/sys/fs/cgroup/memory.current"),
+    ) {
+        (Some(max), Some(current)) => max - current,
+        _ => f64::INFINITY,
+    };
+    machine.min(cgroup).min(address_space_left())
+}
+
+/// A `Key:   123 kB` line of a /proc file, in bytes.
+fn proc_field(path: &str, key: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+/// RLIMIT_AS less the process's mapped size (`VmSize`), or infinity without a limit.
+#[cfg(target_os = "linux")]
+fn address_space_left() -> f64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    if !ok || limit.rlim_cur == libc::RLIM_INFINITY {
+        return f64::INFINITY;
+    }
+    let mapped = proc_field("/proc/self/status", "VmSize:").unwrap_or(0.0);
+    limit.rlim_cur as f64 - mapped
+}
+
+#[cfg(not(target_os = "linux"))]
+fn address_space_left() -> f64 {
+    f64::INFINITY
 }
 
 /// Refuses `what` if it needs more than the memory available. `bytes` is an estimate in f64, so

@@ -37,9 +37,11 @@ pub fn write(args: fmt::Arguments) -> Result<(), StdoutError> {
     if let Some((kind, message)) = &*failed {
         return Err(StdoutError(io::Error::new(*kind, message.clone())));
     }
+    // Paths and names reach this text; none of it may drive the terminal.
+    let text = printable(&args.to_string());
     let mut out = io::stdout().lock();
     // Flushed every time: a failure must surface here, not in the silent flush at exit.
-    let result = out.write_fmt(args).and_then(|()| out.flush());
+    let result = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     result.map_err(|error| {
         *failed = Some((error.kind(), error.to_string()));
         StdoutError(error)
@@ -62,11 +64,12 @@ pub fn error_line(message: &str) {
     let _ = writeln!(io::stderr(), "convlab: error: {}", printable(message));
 }
 
-/// `text` with every control character except newline and tab written as an escape (`\u{1b}`).
+/// `text` with every control or invisible formatting character except newline and tab written
+/// as an escape (`\u{1b}`, `\u{202e}`).
 pub fn printable(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        if convlab_nn::text::is_unprintable(c) && c != '\n' && c != '\t' {
             shown.extend(c.escape_default());
         } else {
             shown.push(c);
@@ -109,5 +112,6 @@ mod tests {
         assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
         assert_eq!(printable("line\nnext\ttab\r"), "line\nnext\ttab\\r");
         assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(printable("a\u{202e}b"), "a\\u{202e}b");
     }
 }

@@ -5,9 +5,11 @@
 //! someone else's files). Before anything is loaded, each target is checked (`check_target`:
 //! absent or a writable regular file) and the directory is probed with a temporary file, so a
 //! run that cannot save fails in a second, not after an epoch, and touches no earlier output.
-//! While it trains, the run holds an advisory lock (`<stem>.lock`, `File::try_lock`, released by
-//! the kernel if the process dies): a second run writing the same checkpoint is refused instead
-//! of interleaving its files with the first one's.
+//! While it trains, the run holds an advisory lock (`.<stem>.lock`, `File::try_lock`, released by
+//! the kernel if the process dies): a second run writing the same files (the same checkpoint, or
+//! one with the same stem) is refused instead of interleaving its files with the first one's. The
+//! lock's name starts with a dot that the checkpoint's stem does not have, so it can never be the
+//! checkpoint or one of its files.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -52,23 +54,26 @@ impl RunFiles {
         Ok(backup.with_file_name(format!("{stem}.safetensors")))
     }
 
-    /// Fails now, naming the path, if any output could not be written: creates the checkpoint's
-    /// directory, checks every target and probes the directory. Touches no existing file.
+    /// Fails now, naming the path, if any output could not be written: checks every target and
+    /// probes the directory (or, if it does not exist yet, the nearest one that does, where it
+    /// would be created). Creates nothing and touches no existing file.
     pub fn check_writable(&self) -> Result<()> {
-        let dir = match self.checkpoint.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "--checkpoint: cannot create the directory {}",
-                dir.display()
-            )
-        })?;
         for path in [&self.checkpoint, &self.history, &self.backup, &self.curves] {
             check_target(path)
                 .with_context(|| format!("--checkpoint: cannot write {}", path.display()))?;
         }
+        let mut dir = self.dir();
+        while !dir.exists() {
+            match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => dir = parent.to_path_buf(),
+                _ => dir = PathBuf::from("."),
+            }
+        }
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--checkpoint: cannot create a directory under {}: it is not a directory",
+            dir.display()
+        );
         let probe = dir.join(format!(".convlab-probe-{}", std::process::id()));
         let created = OpenOptions::new().write(true).create_new(true).open(&probe);
         match created {
@@ -85,6 +90,24 @@ impl RunFiles {
             }),
         }
     }
+
+    /// Creates the checkpoint's directory: once the run is about to write into it, not before.
+    pub fn create_dir(&self) -> Result<()> {
+        let dir = self.dir();
+        fs::create_dir_all(&dir).with_context(|| {
+            format!(
+                "--checkpoint: cannot create the directory {}",
+                dir.display()
+            )
+        })
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.checkpoint.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
 }
 
 /// Held while a run writes its files; dropping it removes the lock file and releases the lock.
@@ -96,7 +119,7 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock of `checkpoint`'s run, or says which run holds it.
     pub fn acquire(checkpoint: &Path) -> Result<RunLock> {
-        let path = beside(checkpoint, "lock");
+        let path = lock_path(checkpoint);
         check_target(&path).with_context(|| format!("cannot lock {}", path.display()))?;
         // The lock file is removed when a run ends, so the file locked here may have been
         // unlinked by that run in between; then take the new one (at most a few tries).
@@ -126,6 +149,15 @@ impl RunLock {
         }
         anyhow::bail!("cannot lock {}: it keeps being replaced", path.display())
     }
+}
+
+/// `dir/.stem.lock` for `dir/stem.ext`.
+fn lock_path(checkpoint: &Path) -> PathBuf {
+    let stem = checkpoint
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    checkpoint.with_file_name(format!(".{stem}.lock"))
 }
 
 impl Drop for RunLock {
@@ -173,7 +205,11 @@ mod tests {
         let err = RunLock::acquire(&checkpoint).err().unwrap().to_string();
         assert!(err.contains("another convlab train is writing"), "{err}");
         drop(first);
-        assert!(!dir.join("m.lock").exists());
+        assert!(!dir.join(".m.lock").exists());
+        // A checkpoint named like a lock is not its own lock (it would be removed at the end).
+        let odd = dir.join("m.lock");
+        assert_ne!(lock_path(&odd), odd);
+        assert_ne!(lock_path(&dir.join(".m.lock")), dir.join(".m.lock"));
         let again = RunLock::acquire(&checkpoint).unwrap();
         drop(again);
         fs::remove_dir_all(&dir).unwrap();

@@ -471,9 +471,27 @@ fn a_failing_or_second_run_leaves_the_last_run_alone() {
     let o = convlab(&["train", "--data", s(&empty), "--checkpoint", s(&checkpoint)]);
     assert_refused(&o, "does not hold the Fashion-MNIST files");
     assert_eq!(snapshot(&dir), before);
+    // Nor does it create the directories of a checkpoint it never writes.
+    let nested = dir.join("new/deeper/m.safetensors");
+    let o = convlab(&["train", "--data", s(&empty), "--checkpoint", s(&nested)]);
+    assert_refused(&o, "does not hold the Fashion-MNIST files");
+    assert!(!dir.join("new").exists());
+    // A checkpoint named like a lock file is kept (the lock is .m.lock, never the checkpoint).
+    let odd = dir.join("odd.lock");
+    let o = convlab(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit",
+        "32",
+        "--checkpoint",
+        s(&odd),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(odd.exists() && !dir.join(".odd.lock").exists());
 
     // Another run holds the checkpoint's lock: refused, nothing touched.
-    let lock = fs::File::create(dir.join("m.lock")).unwrap();
+    let lock = fs::File::create(dir.join(".m.lock")).unwrap();
     lock.lock().unwrap();
     let before = snapshot(&dir);
     let o = convlab(&["train", "--limit", "32", "--checkpoint", s(&checkpoint)]);
@@ -507,7 +525,7 @@ fn text_and_numbers_from_files_are_checked() {
         arch["name"] = "\u{1b}]0;owned\u{7}\u{1b}[2J".into();
     });
     let o = convlab(&["summary", "--model", s(&named)]);
-    assert_refused(&o, "control character");
+    assert_refused(&o, "control or formatting character");
     assert!(!o.stderr.contains(&0x1b) && !o.stdout.contains(&0x1b));
 
     // NaN weights: an error, not `loss NaN` with exit code 0.
@@ -521,6 +539,55 @@ fn text_and_numbers_from_files_are_checked() {
         "NaN or infinite values",
     );
 
+    // A Unicode right-to-left override, which makes text read as something else.
+    let bidi = dir.join("bidi.safetensors");
+    fs::copy(dir.join("m.safetensors"), &bidi).unwrap();
+    rewrite_metadata(&bidi, "convlab.architecture", |arch| {
+        arch["name"] = "model\u{202e}fdp.exe".into();
+    });
+    assert_refused(
+        &convlab(&["summary", "--model", s(&bidi)]),
+        "formatting character",
+    );
+
+    // An initialiser that draws infinities.
+    let init = dir.join("init.safetensors");
+    fs::copy(dir.join("m.safetensors"), &init).unwrap();
+    rewrite_metadata(&init, "convlab.architecture", |arch| {
+        arch["layers"][0]["kernel_initializer"] =
+            serde_json::json!({"name": "RandomNormal", "mean": 0.0, "stddev": 1e308});
+    });
+    let o = convlab(&["inspect", "weights", "--untrained", "--model", s(&init)]);
+    assert_refused(&o, "RandomNormal needs a finite mean");
+
+    // A backup whose parts disagree: the optimizer, the callbacks' best epoch, the history.
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 4] = [
+        ("is not the one its settings name", |st| {
+            st["extra"]["optimizer"] = "Sgd".into()
+        }),
+        ("callbacks' best epoch does not match", |st| {
+            st["callbacks"][4][0]["best"] = (-1e30).into()
+        }),
+        ("it is numbered 99", |st| {
+            st["history"]["epochs"][0]["epoch"] = 99.into()
+        }),
+        ("it took", |st| {
+            st["history"]["epochs"][0]["seconds"] = (-1e300).into()
+        }),
+    ];
+    for (needle, edit) in edits {
+        let backup = dir.join("m.backup.safetensors");
+        fs::copy(finished_run().join("m.backup.safetensors"), &backup).unwrap();
+        rewrite_metadata(&backup, "convlab.training_state", |state| {
+            state["extra"]["epochs"] = 2.into();
+            edit(state);
+        });
+        let before = snapshot(&dir);
+        assert_refused(&convlab(&["train", "--resume", s(&backup)]), needle);
+        assert_eq!(snapshot(&dir), before);
+    }
+
     // Optimizer settings no one could set.
     for (field, value) in [("beta_1", 5.0), ("epsilon", -1.0)] {
         let backup = dir.join("m.backup.safetensors");
@@ -532,6 +599,49 @@ fn text_and_numbers_from_files_are_checked() {
         assert_refused(&o, &format!("adam {field} is {value}"));
     }
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_model_too_large_for_the_memory_limit_is_refused_not_aborted() {
+    use convlab_nn::{Conv2D, Sequential};
+    let dir = scratch("too-large");
+    // 400,000 one-by-one filters: a 3 MB file whose feature maps for one image need ~2.5 GB.
+    let mut model = Sequential::new(&[28, 28, 1]);
+    model.add(Conv2D::new(400_000, 1)).unwrap();
+    let path = dir.join("wide.safetensors");
+    convlab_nn::checkpoint::save_model(&path, &model).unwrap();
+    let out = dir.join("maps.png");
+    let script = format!(
+        "ulimit -v 2000000; exec {} inspect feature-maps --model {} --out {}",
+        env!("CARGO_BIN_EXE_convlab"),
+        s(&path),
+        s(&out)
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let o = run_within(cmd, Duration::from_secs(60));
+    assert_refused(&o, "needs about");
+    assert!(!out.exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_and_usage_errors_are_one_line_or_an_error_on_a_full_disk() {
+    let mut cmd = bin();
+    cmd.arg("--help")
+        .stdout(
+            fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .stderr(Stdio::piped());
+    let o = cmd.output().unwrap();
+    assert_refused(&o, "cannot write to standard output");
+    let o = convlab(&["--threads", "-1", "summary"]);
+    assert_refused(&o, "invalid value '-1' for '--threads");
+    assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
 }
 
 #[test]

@@ -89,6 +89,36 @@ pub struct History {
 }
 
 impl History {
+    /// Why this history cannot be one that `fit` wrote, or None: epochs numbered 1, 2, ... in
+    /// order, times finite and not negative, losses not negative, accuracies in [0, 1], and (when
+    /// there was validation) only the last epoch, one that diverged, without it. Histories come back from backups,
+    /// which are files.
+    pub fn problem(&self) -> Option<String> {
+        let last = self.epochs.len();
+        let validated = self.epochs.iter().any(|e| e.val_loss.is_some());
+        for (i, e) in self.epochs.iter().enumerate() {
+            let bad = |why: &str| Some(format!("epoch {} of the history: {why}", i + 1));
+            if e.epoch != i + 1 {
+                return bad(&format!("it is numbered {}", e.epoch));
+            }
+            if !(e.seconds.is_finite() && e.seconds >= 0.0) {
+                return bad(&format!("it took {} seconds", e.seconds));
+            }
+            if e.loss.is_nan() || e.loss < 0.0 || e.val_loss.is_some_and(|v| v.is_nan() || v < 0.0)
+            {
+                return bad("a loss is negative or not a number");
+            }
+            let fraction = |a: Option<f32>| a.is_some_and(|a| !(0.0..=1.0).contains(&a));
+            if fraction(e.accuracy) || fraction(e.val_accuracy) {
+                return bad("an accuracy is outside [0, 1]");
+            }
+            if validated && e.val_loss.is_none() && i + 1 != last {
+                return bad("it has no val_loss, but training went on after it");
+            }
+        }
+        None
+    }
+
     /// The epoch (from 1) with the best value of `monitor`, NaN never counting.
     pub fn best_epoch(&self, monitor: Monitor) -> Option<usize> {
         let mut best: Option<(usize, f32)> = None;

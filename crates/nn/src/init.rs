@@ -30,6 +30,25 @@ pub enum Initializer {
 }
 
 impl Initializer {
+    /// Why this initialiser's parameters cannot give usable weights (a checkpoint or model file
+    /// may say `stddev: 1e308`, which would draw infinities), or None.
+    pub fn problem(&self) -> Option<String> {
+        const LIMIT: f32 = 1e6;
+        match *self {
+            Initializer::RandomNormal { mean, stddev } => {
+                let fine = mean.is_finite()
+                    && stddev.is_finite()
+                    && stddev >= 0.0
+                    && mean.abs() <= LIMIT
+                    && stddev <= LIMIT;
+                (!fine).then(|| {
+                    format!("RandomNormal needs a finite mean and a stddev from 0 to {LIMIT:e} (got mean {mean}, stddev {stddev})")
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// `len` values for a tensor with the given fans.
     pub fn sample(&self, len: usize, fan_in: usize, fan_out: usize, rng: &mut Rng) -> Vec<f32> {
         let (fan_in, fan_out) = (fan_in.max(1) as f32, fan_out.max(1) as f32);

@@ -20,6 +20,7 @@ pub mod resume;
 pub mod rng;
 mod sequential;
 mod summary;
+pub mod text;
 
 pub use activation::Activation;
 pub use callbacks::{

@@ -108,6 +108,16 @@ pub fn load_backup(path: &Path) -> Result<(Sequential, ResumeState), TrainError>
             .filter_map(|(name, t)| Some((name.strip_prefix(prefix)?.to_string(), t.clone())))
             .collect()
     };
+    if let Some(problem) = json.history.problem() {
+        return Err(bad(problem));
+    }
+    if json.epochs_done != json.history.epochs.len() {
+        return Err(bad(format!(
+            "it says {} epochs are done, but its history has {}",
+            json.epochs_done,
+            json.history.epochs.len()
+        )));
+    }
     let mut optimizer = json.optimizer;
     optimizer.check().map_err(&bad)?;
     optimizer

@@ -269,7 +269,10 @@ const FORWARD_FLOP: f64 = 8.31e6;
 const TRAIN_FLOP: f64 = 24.5e6;
 
 fn train(args: TrainBenchArgs) -> Result<ExitCode> {
-    anyhow::ensure!(args.epochs >= 1, "--epochs must be at least 1");
+    anyhow::ensure!(
+        (1..=1000).contains(&args.epochs),
+        "--epochs must be between 1 and 1000"
+    );
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     let mut model = chapter_model(42, args.conv.into());
     let data = data::load(&args.data, model.input_shape())?;

@@ -19,6 +19,10 @@ pub struct GradcheckArgs {
 }
 
 pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
+    anyhow::ensure!(
+        !args.op.is_empty(),
+        "--op is empty: give all or a check's name"
+    );
     let all = checks::all();
     let chosen: Vec<_> = all
         .iter()

@@ -103,6 +103,11 @@ fn mean_std(values: &[f32]) -> (f64, f64) {
 }
 
 fn weights(args: WeightsArgs) -> Result<ExitCode> {
+    for (name, path) in [("--hist", &args.hist), ("--filters", &args.filters)] {
+        if let Some(path) = path {
+            super::check_output(name, path)?;
+        }
+    }
     anyhow::ensure!(
         args.vmin < args.vmax,
         "--vmin ({}) must be below --vmax ({})",
@@ -175,7 +180,9 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
 }
 
 fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
+    super::check_output("--out", &args.out)?;
     let model = load_model(&args.model)?;
+    crate::memory::check_batch(&model, 1, 1, false)?;
     anyhow::ensure!(
         model.input_shape() == [28, 28, 1],
         "{}: the model takes {:?} inputs, not Fashion-MNIST's 28x28x1 images",

@@ -124,6 +124,27 @@ pub fn beside(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}.{suffix}"))
 }
 
+/// Refuses an output path before any work is done: it must be absent or a writable regular file,
+/// in a directory that exists (the write itself checks again).
+pub fn check_output(arg: &str, path: &Path) -> Result<()> {
+    let bad = |why: String| anyhow::anyhow!("{arg} {}: {why}", path.display());
+    convlab_nn::atomic::check_target(path).map_err(|e| bad(e.to_string()))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if path.file_name().is_none() {
+        return Err(bad("the path does not end in a file name".into()));
+    }
+    if !dir.is_dir() {
+        return Err(bad(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes a file atomically and says so.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     convlab_cli::draw::write_atomic(path, bytes)?;

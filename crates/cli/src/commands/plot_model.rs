@@ -32,6 +32,7 @@ pub struct PlotModelArgs {
 }
 
 pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
+    super::check_output("--out", &args.out)?;
     let model = match &args.model {
         Some(path) => load_model(path)?,
         None => chapter_model(42, ConvAlgorithm::Auto),

@@ -31,6 +31,10 @@ pub struct PredictArgs {
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
     let model = load_classifier(&args.model)?;
+    if let Some(out) = &args.out {
+        super::check_output("--out", out)?;
+    }
+    crate::memory::check_batch(&model, 1, 1, false)?;
     let data = data::load(&args.data, model.input_shape())?;
     let split = data.split(args.split);
     anyhow::ensure!(

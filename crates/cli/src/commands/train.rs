@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use convlab_cli::draw::{learning_curves, HistoryData};
 use convlab_nn::callbacks::{Callback, Control};
+use convlab_nn::resume::ResumeState;
 use convlab_nn::{
     chapter_model, load_backup, Adam, EarlyStopping, EpochLogs, FitOptions, History, Loss,
     ModelCheckpoint, Monitor, Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence,
@@ -42,8 +43,8 @@ const DEFAULT_CHECKPOINT: &str = "best-cnn-model.safetensors";
 /// `convlab train --help`: which files a run writes, and where.
 const FILES_HELP: &str = "\
 Files: the run writes CHECKPOINT (the best model), and beside it CHECKPOINT's stem with
-.history.csv, .backup.safetensors, .curves.svg, and .lock while it runs (best-cnn-model.safetensors
--> best-cnn-model.history.csv, ...). With --resume BACKUP they go beside --checkpoint if it is
+.history.csv, .backup.safetensors and .curves.svg (best-cnn-model.safetensors ->
+best-cnn-model.history.csv, ...), holding .<stem>.lock while it runs. With --resume BACKUP they go beside --checkpoint if it is
 given, else beside BACKUP itself (run.backup.safetensors continues run.safetensors in the same
 directory); what a backup file says never decides where anything is written. Existing files are
 replaced atomically; a path that is a device, FIFO, directory, symbolic link or read-only file is
@@ -192,6 +193,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             settings
                 .check()
                 .with_context(|| format!("--resume {}: its settings", path.display()))?;
+            check_resumed(&state, &settings)
+                .with_context(|| format!("--resume {}", path.display()))?;
             anyhow::ensure!(
                 state.epochs_done <= settings.epochs
                     && state.history.epochs.len() == state.epochs_done,
@@ -215,7 +218,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let files = RunFiles::new(checkpoint);
     files.check_writable()?;
-    let _lock = RunLock::acquire(&files.checkpoint)?;
     if let (Some(path), Some((_, state))) = (&args.resume, &resumed) {
         note!(
             "resuming from {} after epoch {} of {}",
@@ -236,6 +238,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     let largest = train.items.len().max(data.val.items.len());
     memory::check_batch(&model, settings.batch_size, largest, true)?;
+    // Everything is in place: from here on the run writes.
+    files.create_dir()?;
+    let _lock = RunLock::acquire(&files.checkpoint)?;
     note!(
         "Fashion-MNIST: {} training, {} validation, {} test images; {} thread(s)",
         train.items.len(),
@@ -361,6 +366,51 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+/// Refuses a backup whose parts disagree (a crafted or damaged file): its optimizer must be the
+/// one its settings name, with their learning rate, and the best epoch that ModelCheckpoint and
+/// EarlyStopping remember must be the history's (the callbacks' order is `run`'s).
+fn check_resumed(state: &ResumeState, settings: &Settings) -> Result<()> {
+    let expected = settings.optimizer();
+    anyhow::ensure!(
+        state.optimizer.name() == expected.name()
+            && state.optimizer.learning_rate() == expected.learning_rate(),
+        "its optimizer ({} at lr {}) is not the one its settings name ({} at lr {})",
+        state.optimizer.name(),
+        state.optimizer.learning_rate(),
+        expected.name(),
+        expected.learning_rate()
+    );
+    let best_epoch = state.history.best_epoch(Monitor::ValLoss);
+    let best = best_epoch.and_then(|e| state.history.epochs[e - 1].val_loss);
+    let field = |callback: usize, key: &str| {
+        state
+            .callbacks
+            .get(callback)
+            .and_then(|c| c.as_ref())
+            .and_then(|c| c.json.get(key).cloned())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let as_f32 = |v: serde_json::Value| v.as_f64().map(|v| v as f32);
+    let saved: Vec<usize> =
+        serde_json::from_value(field(CHECKPOINT_CALLBACK, "saved_epochs")).unwrap_or_default();
+    let agree = as_f32(field(CHECKPOINT_CALLBACK, "best")) == best
+        && saved.last().copied() == best_epoch
+        && as_f32(field(EARLY_STOPPING_CALLBACK, "best")) == best
+        && field(EARLY_STOPPING_CALLBACK, "best_epoch")
+            .as_u64()
+            .map(|e| e as usize)
+            == best_epoch;
+    anyhow::ensure!(
+        agree,
+        "its callbacks' best epoch does not match its history's (epoch {best_epoch:?}, val_loss {best:?})"
+    );
+    Ok(())
+}
+
+/// Where `run` puts ModelCheckpoint and EarlyStopping among its callbacks.
+const CHECKPOINT_CALLBACK: usize = 3;
+const EARLY_STOPPING_CALLBACK: usize = 4;
 
 /// Says where the best model is, and makes it true: the model now holds the best epoch's weights
 /// (EarlyStopping restored them), so if this run saved no checkpoint and the file at `path` is

@@ -190,9 +190,10 @@ pub(super) fn check_finite(
     Ok(())
 }
 
-/// Refuses text with a control character (an escape sequence would reach the terminal).
+/// Refuses text with a control character (an escape sequence would reach the terminal) or an
+/// invisible formatting character (a right-to-left override makes text read as something else).
 fn printable(place: &str, text: &str) -> Result<(), Problem> {
-    if text.chars().any(char::is_control) {
+    if text.chars().any(crate::text::is_unprintable) {
         return Err(Problem::ControlCharacter {
             place: place.to_string(),
             text: text.to_string(),

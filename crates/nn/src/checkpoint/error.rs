@@ -110,7 +110,7 @@ pub enum Problem {
     UnexpectedTensor(String),
     #[error("tensor {name:?} holds {count} NaN or infinite values (a model that diverged?)")]
     NotFinite { name: String, count: usize },
-    #[error("{place} holds a control character ({text:?}); names and text in a checkpoint must be printable")]
+    #[error("{place} holds a control or formatting character ({}); names and text in a checkpoint must be printable", text.escape_unicode())]
     ControlCharacter { place: String, text: String },
 }
 

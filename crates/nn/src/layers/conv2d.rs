@@ -88,6 +88,14 @@ impl Conv2D {
                 ),
             });
         }
+        for init in [self.kernel_initializer, self.bias_initializer] {
+            if let Some(reason) = init.problem() {
+                return Err(ModelError::InvalidLayer {
+                    layer: "Conv2D",
+                    reason,
+                });
+            }
+        }
         Ok(())
     }
 

@@ -53,6 +53,14 @@ impl Dense {
                 reason: "units must be at least 1".into(),
             });
         }
+        for init in [self.kernel_initializer, self.bias_initializer] {
+            if let Some(reason) = init.problem() {
+                return Err(ModelError::InvalidLayer {
+                    layer: "Dense",
+                    reason,
+                });
+            }
+        }
         Ok(())
     }
 
