@@ -17,15 +17,19 @@
 //! - `activations.rs`: ReLU and softmax; `loss.rs`: sparse categorical cross-entropy;
 //!   `dropout.rs`: dropout with a given mask;
 //! - `numerical.rs`: the gradient check every function here passes (central differences in f64,
-//!   element by element, PyTorch's `gradcheck` tolerances).
+//!   element by element, PyTorch's `gradcheck` tolerances);
+//! - `agreement.rs`: every fast kernel and fused op against these, with a bound from f32
+//!   rounding; `report.rs`: what a check reports.
 
 mod activations;
+pub mod agreement;
 mod conv2d;
 mod dense;
 mod dropout;
 mod loss;
 pub mod numerical;
 mod pool2d;
+pub mod report;
 
 pub use activations::{relu_backward, relu_forward, softmax_backward, softmax_forward};
 pub use conv2d::{conv2d_backward_b, conv2d_backward_w, conv2d_backward_x, conv2d_forward};
@@ -56,5 +60,7 @@ fn expect_len(op: &str, what: &str, data: &[f64], shape: &[usize]) {
     );
 }
 
+#[cfg(test)]
+mod agreement_tests;
 #[cfg(test)]
 mod tests;
