@@ -255,13 +255,40 @@ fn summary_and_plot_model_need_no_data() {
 
 #[test]
 fn gradcheck_passes_and_reports() {
-    let o = convlab(&["gradcheck", "--op", "conv2d"]);
+    let o = convlab(&["gradcheck", "--layer", "a", "--op", "conv2d"]);
     assert!(o.status.success(), "{}", stdout(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("conv2d im2col s2 Same") && out.contains("all checks passed"),
+        out.contains("conv2d dx") && out.contains("s(2, 2)") && out.contains("checks passed"),
         "{out}"
     );
+    // Every layer, as JSON lines with the fields people script against.
+    let o = convlab(&["gradcheck", "--json", "--seed", "1"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    for layer in ["a", "b", "c"] {
+        assert!(
+            lines.iter().any(|l| l["layer"] == layer),
+            "no layer {layer}"
+        );
+    }
+    for l in &lines {
+        for field in [
+            "check",
+            "dtype",
+            "shapes",
+            "max_abs_err",
+            "max_rel_err",
+            "elements",
+            "skipped",
+        ] {
+            assert!(!l[field].is_null(), "{field} missing in {l}");
+        }
+        assert_eq!(l["passed"], true, "{l}");
+    }
     assert_usage_error(
         &convlab(&["gradcheck", "--op", "nonsense"]),
         "matches no check",

@@ -302,6 +302,47 @@ impl Sequential {
         Ok((loss, correct))
     }
 
+    /// One training step's loss and every weight's gradient (in `weights()` order, zeros for a
+    /// weight that did not affect the loss), without updating anything: what `fit` computes for
+    /// a batch, with the same fused ops, and the dropout masks drawn from `rng`. The loss is the
+    /// compiled one (sparse categorical cross-entropy if the model is not compiled).
+    pub fn gradients(
+        &self,
+        x: &Tensor,
+        labels: &[usize],
+        rng: &mut Rng,
+    ) -> Result<(f32, Vec<Tensor>), TrainError> {
+        let loss_kind = self
+            .training
+            .as_ref()
+            .map_or(Loss::SparseCategoricalCrossentropy, |t| t.loss);
+        let data = crate::dataset::InMemory {
+            x: x.clone(),
+            y: crate::dataset::Targets::Sparse(labels.to_vec()),
+        };
+        self.check_data(&data, "the batch")?;
+        let batch: Vec<usize> = (0..labels.len()).collect();
+        let mut tape = Tape::new();
+        let mut mode = ForwardMode {
+            training: true,
+            rng,
+        };
+        let (loss, _) = self.batch_loss(&mut tape, &data, &batch, loss_kind, &mut mode)?;
+        let grads = tape.backward(&loss)?;
+        let all = self
+            .weights()
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                grads
+                    .param(ParamId(i))
+                    .cloned()
+                    .unwrap_or_else(|| Tensor::zeros(w.shape()))
+            })
+            .collect();
+        Ok((loss.value().item(), all))
+    }
+
     /// Mean loss and accuracy over `data`, in batches, with no graph recorded and dropout off.
     pub fn evaluate(
         &self,

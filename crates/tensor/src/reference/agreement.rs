@@ -419,3 +419,93 @@ pub fn pool2d_agreement(g: &Pool2dGeometry, x: &Tensor, dy: &Tensor) -> Vec<Chec
     ));
     results
 }
+
+/// The algorithms layer (b) checks.
+pub const ALGORITHMS: [ConvAlgorithm; 5] = [
+    ConvAlgorithm::Im2col,
+    ConvAlgorithm::Direct,
+    ConvAlgorithm::Winograd,
+    ConvAlgorithm::Auto,
+    ConvAlgorithm::Reference,
+];
+
+/// Uniform f32 values in [-1, 1) from a seed.
+pub fn random_tensor(shape: &[usize], seed: u64) -> Tensor {
+    let mut rng = crate::rng::Rng::new(seed);
+    let len = shape.iter().product();
+    Tensor::from_vec(
+        "agreement input",
+        shape,
+        (0..len).map(|_| rng.uniform_range(-1.0, 1.0)).collect(),
+    )
+}
+
+/// Every check of one convolution geometry: each algorithm plain, with ReLU, and with ReLU and
+/// a 2x2 max pooling (where one fits its output).
+pub fn conv_checks(g: &Conv2dGeometry, seed: u64) -> Vec<CheckResult> {
+    let (x, w) = (
+        random_tensor(&g.x_shape(), seed),
+        random_tensor(&g.w_shape(), seed + 1),
+    );
+    let (b, dy) = (
+        random_tensor(&[g.co], seed + 2),
+        random_tensor(&g.y_shape(), seed + 3),
+    );
+    let case = ConvCase {
+        g,
+        x: &x,
+        w: &w,
+        b: &b,
+        dy: &dy,
+    };
+    let mut results = Vec::new();
+    for algorithm in ALGORITHMS {
+        results.extend(conv2d_agreement(&case, algorithm));
+        results.extend(conv2d_relu_agreement(&case, algorithm));
+        let pool = Pool2dGeometry::new(&g.y_shape(), (2, 2), (2, 2), crate::Padding::Valid);
+        if let Ok(pool) = pool {
+            let dy = random_tensor(&pool.y_shape(), seed + 4);
+            let case = ConvCase { dy: &dy, ..case };
+            results.extend(conv2d_relu_max_pool2d_agreement(&case, &pool, algorithm));
+        }
+    }
+    results
+}
+
+/// Pooling with values in steps of 0.25, so that many windows hold ties.
+pub fn pool_checks(g: &Pool2dGeometry, seed: u64) -> Vec<CheckResult> {
+    let mut x = random_tensor(&g.x_shape(), seed);
+    x.data_mut()
+        .iter_mut()
+        .for_each(|v| *v = (*v * 4.0).round() / 4.0);
+    let dy = random_tensor(&g.y_shape(), seed + 1);
+    pool2d_agreement(g, &x, &dy)
+}
+
+/// The fixed set `convlab gradcheck` runs: the chapter's two layers at batch 2 (as training
+/// runs them, fused with their pooling), and shapes whose channel counts (1, 3, 17, 33) reach
+/// the vector kernels' remainders, at strides 1 and 2 with both paddings.
+pub fn standard(seed: u64) -> Vec<CheckResult> {
+    use crate::Padding::{Same, Valid};
+    let convs = [
+        ([2, 28, 28, 1], [3, 3, 1, 32], 1, Same),
+        ([2, 14, 14, 32], [3, 3, 32, 64], 1, Same),
+        ([2, 9, 7, 3], [3, 3, 3, 17], 1, Same),
+        ([2, 8, 9, 17], [3, 3, 17, 33], 1, Valid),
+        ([1, 9, 9, 33], [3, 3, 33, 3], 2, Same),
+        ([2, 7, 8, 3], [5, 5, 3, 1], 2, Valid),
+    ];
+    let mut results = Vec::new();
+    for (x, w, s, pad) in convs {
+        let g = Conv2dGeometry::new(&x, &w, (s, s), pad).expect("a valid standard geometry");
+        results.extend(conv_checks(&g, seed));
+    }
+    for (x, window, s, pad) in [
+        ([2, 28, 28, 32], (2, 2), (2, 2), Valid),
+        ([2, 7, 7, 17], (3, 3), (2, 2), Same),
+    ] {
+        let g = Pool2dGeometry::new(&x, window, s, pad).expect("a valid standard geometry");
+        results.extend(pool_checks(&g, seed));
+    }
+    results
+}

@@ -4,62 +4,17 @@
 use proptest::prelude::*;
 
 use super::agreement::{
-    conv2d_agreement, conv2d_relu_agreement, conv2d_relu_max_pool2d_agreement, pool2d_agreement,
-    ConvCase,
+    conv2d_agreement, conv_checks, pool_checks, random_tensor as tensor, ConvCase,
 };
 use super::report::CheckResult;
 use crate::conv2d::{Conv2dGeometry, ConvAlgorithm, Padding};
 use crate::pool2d::Pool2dGeometry;
-use crate::rng::Rng;
-use crate::Tensor;
-
-const ALGORITHMS: [ConvAlgorithm; 5] = [
-    ConvAlgorithm::Im2col,
-    ConvAlgorithm::Direct,
-    ConvAlgorithm::Winograd,
-    ConvAlgorithm::Auto,
-    ConvAlgorithm::Reference,
-];
-
-fn tensor(shape: &[usize], seed: u64) -> Tensor {
-    let mut rng = Rng::new(seed);
-    let len = shape.iter().product();
-    Tensor::new(
-        shape,
-        (0..len).map(|_| rng.uniform_range(-1.0, 1.0)).collect(),
-    )
-    .unwrap()
-}
 
 #[track_caller]
 fn assert_all_pass(results: &[CheckResult]) {
     for r in results {
         assert!(r.passed, "{} {}: {r:?}", r.check, r.shapes);
     }
-}
-
-/// Every check of one convolution geometry (and its 2x2 pooling, where one fits).
-fn conv_checks(g: &Conv2dGeometry, seed: u64) -> Vec<CheckResult> {
-    let (x, w) = (tensor(&g.x_shape(), seed), tensor(&g.w_shape(), seed + 1));
-    let (b, dy) = (tensor(&[g.co], seed + 2), tensor(&g.y_shape(), seed + 3));
-    let case = ConvCase {
-        g,
-        x: &x,
-        w: &w,
-        b: &b,
-        dy: &dy,
-    };
-    let mut results = Vec::new();
-    for algorithm in ALGORITHMS {
-        results.extend(conv2d_agreement(&case, algorithm));
-        results.extend(conv2d_relu_agreement(&case, algorithm));
-        if let Ok(pool) = Pool2dGeometry::new(&g.y_shape(), (2, 2), (2, 2), Padding::Valid) {
-            let dy = tensor(&pool.y_shape(), seed + 4);
-            let case = ConvCase { dy: &dy, ..case };
-            results.extend(conv2d_relu_max_pool2d_agreement(&case, &pool, algorithm));
-        }
-    }
-    results
 }
 
 fn channels() -> impl Strategy<Value = usize> {
@@ -91,14 +46,16 @@ proptest! {
         prop_assume!(g.is_ok());
         let g = g.unwrap();
         // Values in steps of 0.25: many windows hold ties, which both break the same way.
-        let mut x = tensor(&g.x_shape(), seed);
-        x.data_mut().iter_mut().for_each(|v| *v = (*v * 4.0).round() / 4.0);
-        let dy = tensor(&g.y_shape(), seed + 1);
-        assert_all_pass(&pool2d_agreement(&g, &x, &dy));
+        assert_all_pass(&pool_checks(&g, seed));
     }
 }
 
 /// The chapter's two layers at batch 4, with their fused pooling; prints the worst ratios.
+#[test]
+fn the_standard_set_passes() {
+    assert_all_pass(&super::agreement::standard(3));
+}
+
 #[test]
 fn the_chapters_layers_agree_with_the_reference() {
     for (x, w) in [

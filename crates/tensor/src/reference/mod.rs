@@ -23,6 +23,7 @@
 
 mod activations;
 pub mod agreement;
+pub mod checks;
 mod conv2d;
 mod dense;
 mod dropout;

@@ -5,28 +5,23 @@
 
 use proptest::prelude::*;
 
-use super::numerical::{check_gradient, project, Comparison, Tolerance};
+use super::checks::{self, random};
+use super::numerical::{check_gradient, project, Tolerance};
+use super::report::CheckResult;
 use super::*;
 use crate::conv2d::{Conv2dGeometry, Padding};
 use crate::pool2d::Pool2dGeometry;
-use crate::rng::Rng;
-
-/// Uniform values in [-1, 1) from a seed.
-fn random(len: usize, seed: u64) -> Vec<f64> {
-    let mut rng = Rng::new(seed);
-    (0..len).map(|_| rng.uniform() as f64 * 2.0 - 1.0).collect()
-}
-
-/// `len` values at least 0.01 apart in a random order: every max is far (>> eps) from a tie.
-fn distinct(len: usize, seed: u64) -> Vec<f64> {
-    let mut values: Vec<f64> = (0..len).map(|i| i as f64 * 0.01 - 1.0).collect();
-    Rng::new(seed).shuffle(&mut values);
-    values
-}
 
 #[track_caller]
-fn assert_passes(what: &str, c: &Comparison) {
-    assert!(c.passed(), "{what}: {c:?}");
+fn assert_all_pass(results: &[CheckResult]) {
+    for r in results {
+        assert!(
+            r.passed && r.skipped == 0,
+            "{} {}: {r:?}",
+            r.check,
+            r.shapes
+        );
+    }
 }
 
 fn padding() -> impl Strategy<Value = Padding> {
@@ -44,21 +39,7 @@ proptest! {
     ) {
         let g = Conv2dGeometry::new(&[n, h, w, c], &[kh, kw, c, co], (sh, sw), pad);
         prop_assume!(g.is_ok());
-        let g = g.unwrap();
-        let x = random(n * h * w * c, seed);
-        let k = random(kh * kw * c * co, seed + 1);
-        let b = random(co, seed + 2);
-        let r = random(n * g.ho * g.wo * co, seed + 3);
-        let tol = Tolerance::default();
-        let dx = conv2d_backward_x(&g, &k, &r);
-        let by_x = |x: &[f64]| project(&r, &conv2d_forward(&g, x, &k, Some(&b)));
-        assert_passes("dx", &check_gradient(by_x, &x, &dx, tol));
-        let dw = conv2d_backward_w(&g, &x, &r);
-        let by_w = |k: &[f64]| project(&r, &conv2d_forward(&g, &x, k, Some(&b)));
-        assert_passes("dw", &check_gradient(by_w, &k, &dw, tol));
-        let db = conv2d_backward_b(&g, &r);
-        let by_b = |b: &[f64]| project(&r, &conv2d_forward(&g, &x, &k, Some(b)));
-        assert_passes("db", &check_gradient(by_b, &b, &db, tol));
+        assert_all_pass(&checks::conv2d(&g.unwrap(), seed));
     }
 
     #[test]
@@ -68,74 +49,29 @@ proptest! {
     ) {
         let g = Pool2dGeometry::new(&[n, h, w, c], (ph, pw), (sh, sw), pad);
         prop_assume!(g.is_ok());
-        let g = g.unwrap();
-        let x = distinct(n * h * w * c, seed);
-        let r = random(n * g.ho * g.wo * c, seed + 1);
-        let tol = Tolerance::default();
-        let (_, argmax) = max_pool2d_forward(&g, &x);
-        let dx = max_pool2d_backward(&g, &argmax, &r);
-        let by_x = |x: &[f64]| project(&r, &max_pool2d_forward(&g, x).0);
-        assert_passes("max dx", &check_gradient(by_x, &x, &dx, tol));
-        let dx = avg_pool2d_backward(&g, &r);
-        let by_x = |x: &[f64]| project(&r, &avg_pool2d_forward(&g, x));
-        assert_passes("avg dx", &check_gradient(by_x, &x, &dx, tol));
+        assert_all_pass(&checks::pool2d(&g.unwrap(), seed));
     }
 
     #[test]
     fn dense_gradients_match_central_differences(
         n in 1usize..5, k in 1usize..7, m in 1usize..6, seed in 0u64..1000,
     ) {
-        let dims = [n, k, m];
-        let (x, w, b) = (random(n * k, seed), random(k * m, seed + 1), random(m, seed + 2));
-        let r = random(n * m, seed + 3);
-        let tol = Tolerance::default();
-        let by_x = |x: &[f64]| project(&r, &dense_forward(x, &w, Some(&b), dims));
-        assert_passes("dx", &check_gradient(by_x, &x, &dense_backward_x(&w, &r, dims), tol));
-        let by_w = |w: &[f64]| project(&r, &dense_forward(&x, w, Some(&b), dims));
-        assert_passes("dw", &check_gradient(by_w, &w, &dense_backward_w(&x, &r, dims), tol));
-        let by_b = |b: &[f64]| project(&r, &dense_forward(&x, &w, Some(b), dims));
-        assert_passes("db", &check_gradient(by_b, &b, &dense_backward_b(&r, dims), tol));
+        assert_all_pass(&checks::dense([n, k, m], seed));
     }
 
     #[test]
     fn activation_loss_and_dropout_gradients_match_central_differences(
         rows in 1usize..5, cols in 1usize..7, seed in 0u64..1000,
     ) {
-        let tol = Tolerance::default();
-        let len = rows * cols;
-        let r = random(len, seed + 1);
-        // ReLU away from its kink at 0.
-        let x: Vec<f64> = random(len, seed)
-            .into_iter()
-            .map(|v| if v.abs() < 1e-3 { 0.5 } else { v })
-            .collect();
-        let by_x = |x: &[f64]| project(&r, &relu_forward(x));
-        assert_passes("relu", &check_gradient(by_x, &x, &relu_backward(&x, &r), tol));
-
-        let y = softmax_forward(&x, cols);
-        let by_x = |x: &[f64]| project(&r, &softmax_forward(x, cols));
-        let dx = softmax_backward(&y, &r, cols);
-        assert_passes("softmax", &check_gradient(by_x, &x, &dx, tol));
-
-        let labels: Vec<usize> = (0..rows).map(|i| (i * 7 + seed as usize) % cols).collect();
-        let loss = |p: &[f64]| sparse_categorical_crossentropy_forward(p, &labels, cols);
-        let dp = sparse_categorical_crossentropy_backward(&y, &labels, cols);
-        assert_passes("scce", &check_gradient(loss, &y, &dp, tol));
-        let fused = |z: &[f64]| {
-            sparse_categorical_crossentropy_forward(&softmax_forward(z, cols), &labels, cols)
-        };
-        let dz = softmax_cross_entropy_backward(&y, &labels, cols);
-        assert_passes("softmax + scce", &check_gradient(fused, &x, &dz, tol));
-
-        let keep = 1.0 / (1.0 - 0.4);
-        let mask: Vec<f64> = random(len, seed + 2)
-            .into_iter()
-            .map(|v| if v < -0.2 { 0.0 } else { keep })
-            .collect();
-        let by_x = |x: &[f64]| project(&r, &dropout_forward(x, &mask));
-        let dx = dropout_backward(&mask, &r);
-        assert_passes("dropout", &check_gradient(by_x, &x, &dx, tol));
+        assert_all_pass(&checks::activations_and_loss(rows, cols, seed));
     }
+}
+
+#[test]
+fn the_standard_set_passes() {
+    let results = checks::standard(0);
+    assert!(results.len() >= 20);
+    assert_all_pass(&results);
 }
 
 /// A hand-computed case: the chapter's 4x4 input, a 3x3 kernel and `same` padding keep 4x4.
