@@ -17,6 +17,7 @@ pub mod layers;
 pub mod loss;
 pub mod network_check;
 pub mod optimizers;
+pub mod plan;
 pub mod reference_network;
 pub mod resume;
 pub mod rng;

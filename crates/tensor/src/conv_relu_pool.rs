@@ -35,11 +35,11 @@
 use rayon::prelude::*;
 
 use crate::conv2d::{
-    conv2d_backward, conv2d_relu_forward, sum_partials, winograd_pools_by_tile,
-    winograd_relu_max_pool_backward, winograd_relu_max_pool_forward, Conv2dGeometry, Conv2dGrads,
-    ConvAlgorithm,
+    conv2d_backward, conv2d_relu_forward, sum_partials, winograd_relu_max_pool_backward,
+    winograd_relu_max_pool_forward, Conv2dGeometry, Conv2dGrads, ConvAlgorithm,
 };
 use crate::elementwise::relu_grad_value;
+use crate::plan;
 use crate::pool2d::{max_pool_images, unpool_images, MaxPoolOutput};
 use crate::{recycle, Pool2dGeometry, Tensor};
 
@@ -59,24 +59,24 @@ fn images_per_chunk(conv: &Conv2dGeometry) -> usize {
 }
 
 /// Whether the whole batch goes through Winograd with the pooling in its output tiles
-/// (`winograd::pooled`) rather than in chunks.
+/// (`winograd::pooled`) rather than in chunks: `plan::conv_relu_pool` decides.
 fn by_winograd_tiles(
     conv: &Conv2dGeometry,
     pool: &Pool2dGeometry,
     algorithm: ConvAlgorithm,
 ) -> bool {
-    algorithm.resolve(conv) == ConvAlgorithm::Winograd && winograd_pools_by_tile(conv, pool)
+    plan::conv_relu_pool(conv, pool, algorithm) == Some(plan::ConvReluPool::WinogradTiles)
 }
 
-/// Whether the fused op is faster than the two ops: yes, but for a Winograd convolution whose
-/// tiles are not the pooling's windows (see the module docs), which callers should run as two
-/// ops.
+/// Whether the fused op is faster than the two ops (`plan::conv_relu_pool` has a plan for it):
+/// yes, but for a Winograd convolution whose tiles are not the pooling's windows (see the module
+/// docs), which callers should run as two ops.
 pub fn fusion_pays_off(
     conv: &Conv2dGeometry,
     pool: &Pool2dGeometry,
     algorithm: ConvAlgorithm,
 ) -> bool {
-    algorithm.resolve(conv) != ConvAlgorithm::Winograd || winograd_pools_by_tile(conv, pool)
+    plan::conv_relu_pool(conv, pool, algorithm).is_some()
 }
 
 /// Panics, naming every shape, unless the pooling takes the convolution's output and the

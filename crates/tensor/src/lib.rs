@@ -6,6 +6,7 @@
 //! - `conv2d`: convolution, channels-last, by im2col + GEMM, directly, or by Winograd;
 //! - `pool2d`: max and average pooling;
 //! - `conv_relu_pool`: convolution, ReLU and max pooling fused, a few images at a time;
+//! - `plan`: the one place that chooses which of these runs a layer;
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
 //! - `rng`: the seeded generator every random draw in convlab comes from;
 //! - `busy_wait`: keeps the pool's threads looking for work through a training or inference
@@ -28,6 +29,7 @@ pub mod conv_relu_pool;
 pub mod elementwise;
 pub mod error;
 pub mod gemm;
+pub mod plan;
 pub mod pool2d;
 pub mod recycle;
 pub mod reduce;

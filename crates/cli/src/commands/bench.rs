@@ -16,7 +16,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use convlab_nn::{chapter_model, Adam, Dataset, FitOptions, Loss, Optimizer};
 use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward, winograd_applies};
-use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
+use convlab_tensor::conv_relu_pool::{
+    conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_forward,
+};
+use convlab_tensor::plan;
+use convlab_tensor::reference::agreement::{self, ConvCase};
+use convlab_tensor::reference::report::CheckResult;
+use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Pool2dGeometry, Tensor};
 
 use super::ConvArg;
 use crate::data::{self, DataArgs};
@@ -171,7 +177,7 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
         args.seconds
     )?;
     outln!(
-        "{:<26} {:<9} {:>12} {:>9} {:>12} {:>9}",
+        "{:<26} {:<32} {:>12} {:>9} {:>12} {:>9}",
         "layer",
         "algorithm",
         "forward ms",
@@ -207,22 +213,29 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
         )?;
         let x = Tensor::new(&g.x_shape(), values(args.batch * h * w * c, 1))?;
         let k = Tensor::new(&g.w_shape(), values(kh * kw * c * cout, 2))?;
+        let bias = Tensor::new(&[cout], values(cout, 4))?;
         let dy = Tensor::new(&g.y_shape(), values(g.n * g.ho * g.wo * cout, 3))?;
-        // Validate before timing: every algorithm must give the same numbers as im2col.
-        let a = conv2d_forward(&g, &x, &k, None, ConvAlgorithm::Im2col);
-        for other in [ConvAlgorithm::Direct, ConvAlgorithm::Winograd] {
-            let b = conv2d_forward(&g, &x, &k, None, other);
-            let worst = a
-                .data()
-                .iter()
-                .zip(b.data())
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0, f32::max);
-            anyhow::ensure!(
-                worst <= 1e-4 * a.max_abs().max(1e-3),
-                "{text}: im2col and {other:?} disagree by {worst}"
-            );
-        }
+        // Checked before timed: every plan against the f64 reference on two images of this
+        // shape, forward and every gradient (a wrong kernel is reported as wrong, never as fast).
+        let small = Conv2dGeometry { n: g.n.min(2), ..g };
+        let check_case = |seed: u64| {
+            let t = |shape: &[usize], s: u64| agreement::random_tensor(shape, seed + s);
+            (
+                t(&small.x_shape(), 1),
+                t(&small.w_shape(), 2),
+                t(&[cout], 3),
+                t(&small.y_shape(), 4),
+            )
+        };
+        let (cx, cw, cb, cdy) = check_case(10);
+        let case = ConvCase {
+            g: &small,
+            x: &cx,
+            w: &cw,
+            b: &cb,
+            dy: &cdy,
+        };
+        let pool = Pool2dGeometry::new(&g.y_shape(), (2, 2), (2, 2), Padding::Valid).ok();
         let flops = 2.0 * g.forward_fmas() as f64;
         let mut rows = Vec::new();
         let mut algorithms = vec![ConvAlgorithm::Im2col, ConvAlgorithm::Direct];
@@ -231,22 +244,75 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
             algorithms.push(ConvAlgorithm::Winograd);
         }
         for algorithm in algorithms {
+            let checked = agreement::conv2d_agreement(&case, algorithm);
+            ensure_agrees(text, &checked)?;
             let fwd = median_time(min_time, || {
                 std::hint::black_box(conv2d_forward(&g, &x, &k, None, algorithm));
             });
             let bwd = median_time(min_time, || {
                 std::hint::black_box(conv2d_backward(&g, &x, &k, &dy, algorithm, true));
             });
-            rows.push((algorithm, fwd, bwd));
+            rows.push((
+                plan::conv_kernel(&g, algorithm).name().to_string(),
+                fwd,
+                bwd,
+            ));
+            // The fused op training runs for Conv2D(relu) + MaxPooling2D(2), where it fits.
+            let Some(pool) = pool else { continue };
+            let small_pool = Pool2dGeometry::new(&small.y_shape(), (2, 2), (2, 2), Padding::Valid);
+            let Ok(small_pool) = small_pool else { continue };
+            let Some(fused) = plan::conv_relu_pool(&g, &pool, algorithm) else {
+                continue;
+            };
+            let pdy = agreement::random_tensor(&small_pool.y_shape(), 20);
+            let pooled_case = ConvCase { dy: &pdy, ..case };
+            ensure_agrees(
+                text,
+                &agreement::conv2d_relu_max_pool2d_agreement(&pooled_case, &small_pool, algorithm),
+            )?;
+            let pool_dy = Tensor::new(&pool.y_shape(), values(pool.y_shape().iter().product(), 5))?;
+            let out =
+                conv2d_relu_max_pool2d_forward(&g, &pool, &x, &k, Some(&bias), algorithm, true);
+            let fwd = median_time(min_time, || {
+                std::hint::black_box(conv2d_relu_max_pool2d_forward(
+                    &g,
+                    &pool,
+                    &x,
+                    &k,
+                    Some(&bias),
+                    algorithm,
+                    true,
+                ));
+            });
+            let bwd = median_time(min_time, || {
+                std::hint::black_box(conv2d_relu_max_pool2d_backward(
+                    &g,
+                    &pool,
+                    &x,
+                    &k,
+                    &out.y,
+                    &out.argmax,
+                    &pool_dy,
+                    algorithm,
+                    true,
+                ));
+            });
+            let name = match fused {
+                plan::ConvReluPool::Chunks(kernel) => {
+                    format!("{}+relu+pool, chunks", kernel.name())
+                }
+                plan::ConvReluPool::WinogradTiles => "winograd+relu+pool, tiles".to_string(),
+            };
+            rows.push((name, fwd, bwd));
         }
         let best_fwd = rows.iter().map(|r| r.1).min().unwrap_or_default();
         let best_bwd = rows.iter().map(|r| r.2).min().unwrap_or_default();
-        for (algorithm, fwd, bwd) in rows {
+        for (name, fwd, bwd) in rows {
             let mark = |t: Duration, best: Duration| if t == best { "*" } else { " " };
             outln!(
-                "{:<26} {:<9} {:>11.3}{} {:>9.1} {:>11.3}{} {:>9.1}",
+                "{:<26} {:<32} {:>11.3}{} {:>9.1} {:>11.3}{} {:>9.1}",
                 text,
-                format!("{algorithm:?}").to_lowercase(),
+                name,
                 fwd.as_secs_f64() * 1e3,
                 mark(fwd, best_fwd),
                 flops / fwd.as_secs_f64() / 1e9,
@@ -258,9 +324,25 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
     }
     outln!(
         "* = fastest; GFLOP/s counts direct convolution's multiply-adds for every algorithm (Winograd\n\
-         does 2.25x fewer); backward = dx, dw and db (2x the forward's FLOP)"
+         does 2.25x fewer); backward = dx, dw and db (2x the forward's FLOP); +relu+pool rows are the\n\
+         fused Conv2D(relu) + MaxPooling2D(2) op training runs (its pooling's time included). Every\n\
+         row was checked against the f64 reference (forward and every gradient) before it was timed."
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to time a kernel that disagrees with the reference.
+fn ensure_agrees(shape: &str, checks: &[CheckResult]) -> Result<()> {
+    if let Some(bad) = checks.iter().find(|r| !r.passed) {
+        anyhow::bail!(
+            "{shape}: {} disagrees with the f64 reference (max abs error {:.3e}, worst {:.3} of the rounding bound {:?}): not timed",
+            bad.check,
+            bad.max_abs_err,
+            bad.worst_ratio.unwrap_or(f64::NAN),
+            bad.limit
+        );
+    }
+    Ok(())
 }
 
 /// FLOP per image of the chapter's model (conv1 0.45 M, conv2 7.23 M, dense 0.63 M multiply-adds

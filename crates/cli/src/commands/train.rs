@@ -252,6 +252,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     // On resume the backup's optimizer (with its moments) replaces this fresh one in `fit`.
     model.compile(settings.optimizer(), Loss::SparseCategoricalCrossentropy);
     note!("{}", model.summary().trim_end());
+    note!("{}", model.plan_table().trim_end());
 
     let so_far = resume
         .as_ref()

@@ -20,9 +20,7 @@ use rayon::prelude::*;
 
 use super::{blocks, Conv2dGeometry, Conv2dGrads};
 use crate::elementwise::relu_value;
-use crate::gemm::{
-    gemm_serial, small_gemm, window_gemm, window_gemm_runs, Epilogue, MatMut, MatRef,
-};
+use crate::gemm::{gemm_serial, small_gemm, window_gemm, Epilogue, MatMut, MatRef};
 use crate::recycle;
 use crate::Tensor;
 
@@ -188,7 +186,9 @@ pub(super) fn forward(
     // Every element is written by its block's GEMM, so recycled storage needs no zeroing.
     let mut y = recycle::take(g.n * g.ho * g.wo * g.co);
     let blocks = y.par_chunks_mut(images * g.ho * g.wo * g.co).enumerate();
-    if window_gemm_runs(g.co) {
+    // The plan decides whether the forward reads windows (`plan::ConvKernel::Im2colWindows`).
+    let kernel = crate::plan::conv_kernel(g, crate::ConvAlgorithm::Im2col);
+    if kernel == crate::plan::ConvKernel::Im2colWindows {
         blocks.for_each(|(block, y_block)| {
             windows_forward(g, x, w, b, relu, block * images, y_block)
         });

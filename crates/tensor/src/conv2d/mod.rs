@@ -75,21 +75,12 @@ pub enum ConvAlgorithm {
     Reference,
 }
 
-/// The fewest input channels for which `Auto` picks Winograd.
-pub const AUTO_WINOGRAD_MIN_C: usize = 16;
+pub use crate::plan::AUTO_WINOGRAD_MIN_C;
 
 impl ConvAlgorithm {
-    /// The algorithm that runs for geometry `g`: `Auto` decided, and Winograd on a shape it does
-    /// not compute (not 3x3 stride 1) replaced by im2col.
+    /// The algorithm that runs for geometry `g`: the family of `plan::conv_kernel`'s choice.
     pub fn resolve(self, g: &Conv2dGeometry) -> ConvAlgorithm {
-        match self {
-            ConvAlgorithm::Auto if winograd::applies(g) && g.c >= AUTO_WINOGRAD_MIN_C => {
-                ConvAlgorithm::Winograd
-            }
-            ConvAlgorithm::Auto => ConvAlgorithm::Im2col,
-            ConvAlgorithm::Winograd if !winograd::applies(g) => ConvAlgorithm::Im2col,
-            other => other,
-        }
+        crate::plan::conv_kernel(g, self).algorithm()
     }
 }
 
