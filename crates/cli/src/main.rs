@@ -18,8 +18,8 @@ mod run_files;
 
 /// Training allocates and frees the same large buffers every step (activations of a few MB).
 /// With glibc's allocator each such buffer is a fresh mmap and munmap, and the page faults and
-/// TLB shootdowns that follow took about 40% of an epoch (perf: 33.6 s per epoch; 19.8 s with
-/// glibc told to keep freed memory). mimalloc keeps freed pages for reuse.
+/// TLB shootdowns that follow took about 40% of an epoch (docs/PERFORMANCE.md). mimalloc keeps
+/// freed pages for reuse.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -66,9 +66,8 @@ enum Command {
 /// mimalloc asks the kernel for huge pages (`madvise(MADV_HUGEPAGE)`), so the first touch of
 /// each 2 MB region of the heap faults in and clears a whole huge page. While the heap grows to
 /// its steady size during the first epoch, that was one thread clearing pages with the other
-/// idle: `clear_page_erms` was ~1,000 of the main thread's perf samples (0.25 s) on a 2-vCPU EPYC,
-/// and the first epoch took 3.5-4.3 s against 3.3 s for the later ones. With 4 KB pages only the
-/// memory that is used gets cleared; later epochs are the same speed either way.
+/// idle (`clear_page_erms` in perf; the first epoch was the slowest, docs/PERFORMANCE.md). With
+/// 4 KB pages only the memory that is used gets cleared; later epochs are the same speed either way.
 #[cfg(target_os = "linux")]
 fn disable_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes one integer argument and touches no memory of ours; a

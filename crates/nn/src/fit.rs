@@ -384,7 +384,7 @@ impl Sequential {
 
 /// Whether every value is finite. The check runs over every gradient each step, so it looks at
 /// 1024 values at a time without stopping early inside a chunk, a loop the compiler vectorises
-/// (the plain short-circuiting `all` took 0.15 ms a step, measured).
+/// (the plain short-circuiting `all` did not, and showed in the profile).
 fn all_finite(values: &[f32]) -> bool {
     values
         .chunks(1024)

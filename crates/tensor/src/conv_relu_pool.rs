@@ -21,12 +21,11 @@
 //! the same; dw and db are summed chunk by chunk in chunk order, so they agree with the two ops'
 //! to float rounding and do not depend on the number of threads.
 //!
-//! Measured (`convlab bench train`, 6 alternating runs each): 6.75 s per epoch against 7.07 s
-//! with the two ops.
+//! (docs/PERFORMANCE.md has what it saved per epoch, and the commands that measured it.)
 //!
 //! A Winograd convolution is not cut into chunks: each call transforms the kernel again and sums
-//! its own partial products, and conv2's backward took 2.09 ms in chunks of 4 images against
-//! 1.56 ms on the whole batch (batch 32). When its 2x2 output tiles are the pooling's windows
+//! its own partial products, and conv2's backward was a third slower in chunks than on the whole
+//! batch. When its 2x2 output tiles are the pooling's windows
 //! (2x2 at stride 2 over an even output, the chapter's conv2), the pooling happens inside the
 //! Winograd kernels instead, on the whole batch (`conv2d/winograd/pooled.rs`). Otherwise
 //! (`fusion_pays_off` is false) the op still computes it, in chunks, but the tape runs such a

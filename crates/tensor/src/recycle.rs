@@ -13,7 +13,7 @@
 //! than `MAX_POOLED_BYTES`: when a buffer would go over, the longest-waiting buffers are freed
 //! first. Storage that nothing takes again (tensors of sizes no kernel asks for) ages out that
 //! way; a pool that refused newcomers instead filled up with such storage within an epoch and then
-//! turned away conv1's 3 MB output every step (measured: ~3 misses per training step).
+//! turned away conv1's 3 MB output every step.
 
 use std::sync::Mutex;
 

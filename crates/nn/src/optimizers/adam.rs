@@ -90,8 +90,8 @@ impl Adam {
 ///
 /// A weight whose gradient stays 0 (a dead ReLU unit, an always-black pixel) has its first moment
 /// multiplied by beta_1 = 0.9 every step, so within a few hundred steps it is subnormal, and x86
-/// CPUs do arithmetic on subnormals through a microcode assist that is ~100x slower: measured, the
-/// Adam step grew to 13% of an epoch. TensorFlow avoids this by running with the CPU's
+/// CPUs do arithmetic on subnormals through a microcode assist that is ~100x slower (it showed as
+/// 13% of an epoch's profile, docs/PERFORMANCE.md). TensorFlow avoids this by running with the CPU's
 /// flush-to-zero mode; this does the same for the two moments, without touching the CPU's
 /// control register. The weight changes such a moment would make are below 1e-30.
 #[inline(always)]

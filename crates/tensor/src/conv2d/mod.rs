@@ -52,19 +52,18 @@ pub enum Padding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ConvAlgorithm {
     /// Per layer: Winograd for 3x3 stride-1 layers with at least `AUTO_WINOGRAD_MIN_C` input
-    /// channels, im2col for the rest. Measured with `convlab bench conv` (2 threads, batch 256):
-    /// conv2 (C = 32) forward takes 4.75 ms by Winograd against 9.19 ms by im2col, while conv1
-    /// (C = 1) takes 4.82 ms against 0.84 ms: with one channel the transforms cost more than the
-    /// multiplications they save.
+    /// channels, im2col for the rest (`plan::conv_kernel` decides): with one channel Winograd's
+    /// transforms cost more than the multiplications they save (docs/PERFORMANCE.md has the
+    /// `convlab bench conv` figures).
     #[default]
     Auto,
     /// Unroll every window into a row of a patch matrix and multiply it by the kernel, a few
     /// images at a time (with AVX-512 the forward reads those rows straight from a padded image
     /// instead of building them). Wins when there are few input channels (conv1: K = 9).
     Im2col,
-    /// Loop over windows directly, vectorised over output channels; no patch matrix. The plain
-    /// reference: the blocked im2col is faster on every layer of the chapter (conv1 forward at
-    /// batch 32: 1.05 ms against 0.10 ms).
+    /// Loop over windows directly, vectorised over output channels; no patch matrix. Today slower
+    /// than the blocked im2col on every layer of the chapter (docs/PERFORMANCE.md); the plain
+    /// definition is `Reference`.
     Direct,
     /// Winograd F(2x2, 3x3): transformed 4x4 tiles and 16 GEMMs of K = C, 2.25x fewer
     /// multiplications than im2col. For 3x3 kernels at stride 1 (other shapes run im2col); wins

@@ -143,7 +143,7 @@ mod avx512 {
 
     impl Columns for Taps<'_> {
         // With 12 rows the compiler spilled accumulators in the loop that looks up the taps
-        // (perf annotate); 8 rows run conv1's forward in 0.14 ms instead of 0.18 (batch 32).
+        // (perf annotate); 8 rows run conv1's forward faster (docs/PERFORMANCE.md).
         const MAX_ROWS: usize = 8;
         #[inline(always)]
         fn at(self, p: usize) -> usize {

@@ -129,7 +129,7 @@ fn max_row<const ARGMAX: bool>(
 /// `max_row` for 2x2 windows at stride 2 that tile the image (the chapter's pooling): the four
 /// cells of each window compared in row-major order with selects, channel by channel. The same
 /// results as the general loop (ties keep the first), without its per-window bookkeeping, which
-/// made it cost more than the memory traffic (0.17 ms for conv1's output at batch 32).
+/// made it cost more than the memory traffic.
 #[inline(always)]
 fn max_row_2x2<const ARGMAX: bool>(
     g: &Pool2dGeometry,

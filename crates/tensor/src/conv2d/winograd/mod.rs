@@ -73,8 +73,8 @@ const GT: [[f32; 4]; 3] = [
 const BLOCK_VALUES: usize = 1 << 18;
 /// At least this many blocks (when the batch has that many images), so both threads have work
 /// and share it evenly: at batch 32, 3 images a block (the L2 bound for conv2) made 11 blocks,
-/// 6 for one thread and 5 for the other; 16 blocks of 2 images measured 1.43 against 1.51 ms for
-/// conv2's backward (2 threads).
+/// 6 for one thread and 5 for the other; 16 blocks of 2 images run conv2's backward faster on 2
+/// threads (docs/PERFORMANCE.md).
 const MIN_BLOCKS: usize = 16;
 
 thread_local! {

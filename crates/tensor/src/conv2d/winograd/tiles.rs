@@ -21,8 +21,8 @@ use super::super::Conv2dGeometry;
 /// Channels per vector: one AVX-512 register of f32, two AVX2 registers.
 pub(super) const LANES: usize = 16;
 /// Channels per vector in the backward transforms, which hold more vectors at once (dy, its
-/// mask, the tile's columns): with 16 the compiler spilled them to the stack (measured: conv2
-/// backward 1.93 ms at 16, 1.74 ms at 8; the forward is faster at 16, 0.77 vs 0.92 ms).
+/// mask, the tile's columns): with 16 the compiler spilled them to the stack, and the backward
+/// ran faster at 8 while the forward stayed faster at 16 (docs/PERFORMANCE.md).
 pub(super) const LANES_BACKWARD: usize = 8;
 
 type Lanes<const N: usize> = [f32; N];
