@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use convlab_autograd::{ParamId, Tape, Var};
+use convlab_autograd::{Gradients, ParamId, Tape, Var};
 use convlab_tensor::busy_wait::BusyWait;
 use convlab_tensor::Tensor;
 
@@ -184,18 +184,7 @@ impl Sequential {
                 let grads = tape.backward(&loss)?;
                 let loss_value = loss.value().item();
 
-                // Every weight's gradient in `weights()` order (zeros if it did not affect the loss).
-                let grads: Vec<Tensor> = self
-                    .weights()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| {
-                        grads
-                            .param(ParamId(i))
-                            .cloned()
-                            .unwrap_or_else(|| Tensor::zeros(w.shape()))
-                    })
-                    .collect();
+                let grads = self.weight_grads(&grads);
                 let finite = grads.iter().all(|g| all_finite(g.data()));
 
                 loss_sum += loss_value as f64 * batch.len() as f64;
@@ -329,8 +318,12 @@ impl Sequential {
         };
         let (loss, _) = self.batch_loss(&mut tape, &data, &batch, loss_kind, &mut mode)?;
         let grads = tape.backward(&loss)?;
-        let all = self
-            .weights()
+        Ok((loss.value().item(), self.weight_grads(&grads)))
+    }
+
+    /// Every weight's gradient in `weights()` order (zeros if it did not affect the loss).
+    fn weight_grads(&self, grads: &Gradients) -> Vec<Tensor> {
+        self.weights()
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -339,8 +332,7 @@ impl Sequential {
                     .cloned()
                     .unwrap_or_else(|| Tensor::zeros(w.shape()))
             })
-            .collect();
-        Ok((loss.value().item(), all))
+            .collect()
     }
 
     /// Mean loss and accuracy over `data`, in batches, with no graph recorded and dropout off.

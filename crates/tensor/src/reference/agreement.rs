@@ -99,6 +99,28 @@ pub fn agreement(
     }
 }
 
+/// The fast op's winners against the reference's, exactly (ties broken the same way).
+fn argmax_agreement(check: String, shapes: &str, fast: &[u32], reference: &[usize]) -> CheckResult {
+    let differing = fast
+        .iter()
+        .zip(reference)
+        .filter(|(&a, &b)| a as usize != b)
+        .count();
+    CheckResult {
+        check,
+        layer: Layer::FastKernel,
+        dtype: "u32",
+        shapes: shapes.to_string(),
+        elements: reference.len(),
+        skipped: 0,
+        max_abs_err: differing as f64,
+        max_rel_err: differing as f64 / reference.len().max(1) as f64,
+        worst_ratio: None,
+        limit: None,
+        passed: differing == 0,
+    }
+}
+
 fn wide(t: &Tensor) -> Vec<f64> {
     t.data().iter().map(|&v| v as f64).collect()
 }
@@ -288,25 +310,12 @@ pub fn conv2d_relu_max_pool2d_agreement(
         terms,
         limit,
     )];
-    let differing = out
-        .argmax
-        .iter()
-        .zip(&argmax_ref)
-        .filter(|(&a, &b)| a as usize != b)
-        .count();
-    results.push(CheckResult {
-        check: format!("{name} conv2d+relu+max_pool2d argmax"),
-        layer: Layer::FastKernel,
-        dtype: "u32",
-        shapes: shapes.clone(),
-        elements: argmax_ref.len(),
-        skipped: 0,
-        max_abs_err: differing as f64,
-        max_rel_err: differing as f64 / argmax_ref.len().max(1) as f64,
-        worst_ratio: None,
-        limit: None,
-        passed: differing == 0,
-    });
+    results.push(argmax_agreement(
+        format!("{name} conv2d+relu+max_pool2d argmax"),
+        &shapes,
+        &out.argmax,
+        &argmax_ref,
+    ));
     // The reference backward, routed by the fast op's argmax and mask: unpool, then ReLU.
     let argmax: Vec<usize> = out.argmax.iter().map(|&a| a as usize).collect();
     let routed: Vec<f64> = out
@@ -360,25 +369,12 @@ pub fn pool2d_agreement(g: &Pool2dGeometry, x: &Tensor, dy: &Tensor) -> Vec<Chec
         1,
         Bound::Elementwise { limit: SUM_LIMIT },
     )];
-    let differing = out
-        .argmax
-        .iter()
-        .zip(&argmax_ref)
-        .filter(|(&a, &b)| a as usize != b)
-        .count();
-    results.push(CheckResult {
-        check: "max_pool2d argmax".into(),
-        layer: Layer::FastKernel,
-        dtype: "u32",
-        shapes: shapes.clone(),
-        elements: argmax_ref.len(),
-        skipped: 0,
-        max_abs_err: differing as f64,
-        max_rel_err: differing as f64 / argmax_ref.len().max(1) as f64,
-        worst_ratio: None,
-        limit: None,
-        passed: differing == 0,
-    });
+    results.push(argmax_agreement(
+        "max_pool2d argmax".into(),
+        &shapes,
+        &out.argmax,
+        &argmax_ref,
+    ));
     let dx = pool2d::max_pool2d_backward(g, &out.argmax, dy);
     let dx_ref = max_pool2d_backward(g, &argmax_ref, &dy64);
     let dx_mag = max_pool2d_backward(g, &argmax_ref, &abs(&dy64));
