@@ -56,6 +56,9 @@ enum Command {
     Inspect(commands::inspect::InspectCommand),
     /// Numerical gradient checks of every op and of the whole chapter network.
     Gradcheck(commands::gradcheck::GradcheckArgs),
+    /// The chapter's 8-1 worked out: convolution, padding, stride, pooling, im2col, Winograd.
+    #[command(subcommand)]
+    Explain(commands::explain::ExplainCommand),
     /// Benchmarks: convolution algorithms, or a training epoch on the real data.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -178,6 +181,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::PlotModel(args) => commands::plot_model::run(args),
         Command::Inspect(cmd) => commands::inspect::run(cmd),
         Command::Gradcheck(args) => commands::gradcheck::run(args),
+        Command::Explain(cmd) => commands::explain::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod evaluate;
+pub mod explain;
 pub mod gradcheck;
 pub mod inspect;
 pub mod plot_model;

@@ -6,6 +6,8 @@
 //! - SVG plots written as text ([`learning_curves`], [`line_chart`], [`histogram`],
 //!   [`histogram_compare`]): the chapter's `plt.plot` and `plt.hist` figures.
 //! - The model figure ([`model_svg`], [`model_dot`]): Keras's `plot_model(model, show_shapes=True)`.
+//! - The chapter's 8-1 figures ([`grid_figure`]): input, kernel and output grids with the window
+//!   outlined (`convlab explain`).
 //! - [`write_atomic`]: every picture reaches disk whole or not at all.
 //!
 //! Inputs are plain slices and structs (only the atomic write comes from convlab-nn). Degenerate
@@ -16,6 +18,7 @@
 mod atomic;
 mod colormap;
 mod error;
+mod grid_figure;
 mod model_graph;
 mod png_grid;
 mod raster;
@@ -27,6 +30,7 @@ mod svg_hist;
 pub use atomic::write_atomic;
 pub use colormap::{grey, viridis, NAN_COLOUR};
 pub use error::DrawError;
+pub use grid_figure::{grid_figure, Panel};
 pub use model_graph::{model_dot, model_svg, LayerBox};
 pub use png_grid::{image_grid, ColorScale, GridOpts, Palette, Tile};
 pub use raster::{side_by_side, RgbImage, MAX_PIXELS, MAX_SIDE};

@@ -162,6 +162,17 @@ fn col2im(g: &Conv2dGeometry, dpatches: &[f32], dx: &mut [f32]) {
 /// The batch is cut into blocks of a few images (`images_per_block`), one rayon task each: a
 /// task builds its block's patch matrix and multiplies it on one thread while it is still in
 /// that core's cache, so the two threads never share a GEMM or wait for each other.
+/// The patch matrix of the whole batch, as the forward builds it block by block: one row per
+/// output pixel (n, oy, ox), one column per kernel tap (ky, kx, c), zero where a tap falls in the
+/// padding. (N·HO·WO, KH·KW·C) row-major; `y = patches · w` with w as (KH·KW·C, CO). For a
+/// reader (`convlab explain im2col`); the kernels never hold the whole matrix at once.
+pub fn patch_matrix(g: &Conv2dGeometry, x: &Tensor) -> Vec<f32> {
+    g.assert_shapes("conv2d patch matrix", &[("x", x, g.x_shape())]);
+    let mut patches = vec![0.0; g.n * g.ho * g.wo * g.kh * g.kw * g.c];
+    im2col_images(g, x.data(), 0, &mut patches);
+    patches
+}
+
 pub fn im2col_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     forward(g, x, w, b, false)
 }

@@ -32,12 +32,13 @@ use crate::{elementwise, Tensor};
 
 pub(crate) use blocks::sum_partials;
 pub use direct::{direct_backward, direct_forward};
-pub use im2col::{im2col_backward, im2col_forward};
+pub use im2col::{im2col_backward, im2col_forward, patch_matrix};
 pub use winograd::applies as winograd_applies;
 pub use winograd::pooled::pools_by_tile as winograd_pools_by_tile;
 pub(crate) use winograd::pooled::{
     backward as winograd_relu_max_pool_backward, forward as winograd_relu_max_pool_forward,
 };
+pub use winograd::{one_tile as winograd_one_tile, OneTile as WinogradTile};
 
 /// How windows treat the border, as in Keras (`padding="valid"` / `padding="same"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -68,6 +68,44 @@ const GT: [[f32; 4]; 3] = [
     [0.0, 0.5, 0.5, 1.0],
 ];
 
+/// One tile of F(2x2, 3x3) worked out, for a reader (`convlab explain winograd`): every
+/// intermediate of the real transforms on a 4x4 input tile d and a 3x3 kernel g of one channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OneTile {
+    /// V = Bᵀ d B, row-major 4x4.
+    pub v: [f32; 16],
+    /// U = G g Gᵀ, row-major 4x4.
+    pub u: [f32; 16],
+    /// M = U ⊙ V: the 16 multiplications (direct convolution needs 36 for these 4 outputs).
+    pub m: [f32; 16],
+    /// Y = Aᵀ M A, the 2x2 outputs (the valid convolution of d by g).
+    pub y: [f32; 4],
+}
+
+/// Runs the forward kernel's own transforms (`tiles::input_tile`, `transform_kernel`'s
+/// `sandwich`, `tiles::output_tile`) on one 4x4 tile of one channel.
+pub fn one_tile(d: &[f32; 16], g: &[f32; 9]) -> OneTile {
+    let grid = Grid {
+        tiles_down: 1,
+        tiles_across: 1,
+        rows: 4,
+        cols: 4,
+        c: 1,
+    };
+    let mut v = [0.0; 16];
+    tiles::input_tile::<1>(&grid, d, 0, &mut v, 1);
+    let mut u = [0.0; 16];
+    sandwich(&G, &G, g, 1, &mut u, 1, 1, &mut Vec::new());
+    let m: [f32; 16] = std::array::from_fn(|e| u[e] * v[e]);
+    let [[y00, y01], [y10, y11]] = tiles::output_tile::<1>(&m, 1);
+    OneTile {
+        v,
+        u,
+        m,
+        y: [y00[0], y01[0], y10[0], y11[0]],
+    }
+}
+
 /// Target size of a block's V plus M: 256K values (1 MB), so they stay in one core's L2 (2 MB)
 /// with the block's padded images.
 const BLOCK_VALUES: usize = 1 << 18;
