@@ -132,6 +132,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A cap on the vector kernels that is not a level would be ignored: say so instead.
+    if let Some(value) = std::env::var_os("CONVLAB_MAX_ISA") {
+        let text = value.to_string_lossy();
+        if convlab_tensor::isa::Isa::parse(&text).is_none() {
+            output::error_line(&format!(
+                "CONVLAB_MAX_ISA={text:?}: give avx512, avx2 or baseline"
+            ));
+            return ExitCode::from(2);
+        }
+    }
     let pool = thread_count(cli.threads).and_then(|threads| {
         let mut builder = rayon::ThreadPoolBuilder::new();
         if let Some(n) = threads {

@@ -171,9 +171,10 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
         args.shape.clone()
     };
     outln!(
-        "batch {}, {} thread(s); median of >= {:.1}s per case",
+        "batch {}, {} thread(s), vector kernels {}; median of >= {:.1}s per case",
         args.batch,
         rayon::current_num_threads(),
+        convlab_tensor::isa::describe(),
         args.seconds
     )?;
     outln!(
@@ -370,12 +371,13 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         ..FitOptions::default()
     };
     outln!(
-        "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s)",
+        "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s), vector kernels {}",
         args.epochs,
         data.train.items.len(),
         data.val.items.len(),
         args.batch_size,
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        convlab_tensor::isa::describe()
     )?;
     let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
     let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
@@ -407,10 +409,11 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
     memory::check_batch(&model, args.batch_size, data.test.len(), false)?;
     let indices: Vec<usize> = (0..data.test.len()).collect();
     outln!(
-        "predicting {} test images, batch {}, {} thread(s), median of {}",
+        "predicting {} test images, batch {}, {} thread(s), vector kernels {}, median of {}",
         indices.len(),
         args.batch_size,
         rayon::current_num_threads(),
+        convlab_tensor::isa::describe(),
         args.repeats
     )?;
     let mut times = Vec::new();

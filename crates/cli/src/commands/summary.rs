@@ -31,6 +31,7 @@ pub fn run(args: SummaryArgs) -> Result<ExitCode> {
     out!("{}", model.summary())?;
     if args.plan {
         out!("{}", model.plan_table())?;
+        outln!("Vector kernels: {}", convlab_tensor::isa::describe())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,9 +17,10 @@
 //! Every element of C is `Σ_p A(i, p) · B(p, j)` summed in the order p = 0, 1, .., K-1 with fused
 //! multiply-adds, whichever R computes it, so the result does not depend on how C is cut.
 //!
-//! The kernel needs AVX-512F, known at compile time (`-C target-cpu=native`); on other CPUs, or
-//! when N is not a multiple of 32 or B's columns are not contiguous, `small_gemm` is
-//! `gemm_serial` (matrixmultiply).
+//! The kernel needs AVX-512F. It is compiled into every x86-64 build (`#[target_feature]` on the
+//! micro-kernel) and runs where `isa::avx512()` finds the CPU has it (and `CONVLAB_MAX_ISA` does
+//! not turn it off); on other CPUs and architectures, or when N is not a multiple of 32 or B's
+//! columns are not contiguous, `small_gemm` is `gemm_serial` (matrixmultiply).
 
 use super::{gemm_serial, MatMut, MatRef};
 
@@ -34,8 +35,19 @@ pub struct Epilogue<'a> {
 /// C = A·B (C is overwritten, so it may hold anything on entry). Panics, naming every shape,
 /// unless the shapes chain and every view fits its data.
 pub fn small_gemm(a: MatRef, b: MatRef, c: MatMut) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-    if b.col_stride == 1 && b.cols.is_multiple_of(avx512::COLS) && a.cols > 0 {
+    small_gemm_on(crate::isa::avx512(), a, b, c)
+}
+
+/// `small_gemm` with the AVX-512 kernel allowed or not (`vector`), so tests can run both paths
+/// on one machine. `vector` is ignored (false) where the CPU lacks AVX-512F.
+pub(crate) fn small_gemm_on(vector: bool, a: MatRef, b: MatRef, c: MatMut) {
+    #[cfg(target_arch = "x86_64")]
+    if vector
+        && crate::isa::detected() == crate::isa::Isa::Avx512
+        && b.col_stride == 1
+        && b.cols.is_multiple_of(avx512::COLS)
+        && a.cols > 0
+    {
         assert!(
             a.cols == b.rows,
             "small_gemm: shapes do not chain: A {} x {}, B {} x {}",
@@ -59,12 +71,10 @@ pub fn small_gemm(a: MatRef, b: MatRef, c: MatMut) {
     gemm_serial(1.0, a, b, 0.0, c);
 }
 
-/// Whether `window_gemm` runs on this build for a B with `cols` columns: it needs the AVX-512
-/// micro-kernel (a CPU without it builds the patch matrix and calls `small_gemm`).
+/// Whether `window_gemm` runs here for a B with `cols` columns: it needs the AVX-512 micro-kernel
+/// (`isa::avx512()`; a CPU without it builds the patch matrix and calls `small_gemm`).
 pub fn window_gemm_runs(cols: usize) -> bool {
-    cfg!(all(target_arch = "x86_64", target_feature = "avx512f"))
-        && cols.is_multiple_of(32)
-        && cols > 0
+    cfg!(target_arch = "x86_64") && crate::isa::avx512() && cols.is_multiple_of(32) && cols > 0
 }
 
 /// C = A·B, then the epilogue, where the rows of A are windows of one array x:
@@ -100,11 +110,11 @@ pub fn window_gemm(
         c.rows,
         x.len()
     );
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[cfg(target_arch = "x86_64")]
     avx512::gemm(x, c.rows, step, avx512::Taps(taps), b, c, epilogue);
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
@@ -240,8 +250,14 @@ mod avx512 {
                     && self.bias.is_none_or(|bias| bias.len() == COLS),
                 "small_gemm: block bounds"
             );
-            // SAFETY: AVX-512F is enabled for the whole crate (this module is compiled only
-            // then), and the assert above covers every index `kernel` forms.
+            // Every caller reaches here only after `isa` found AVX-512F on this CPU; checked
+            // again (a cached load) because calling the kernel without it would be undefined.
+            assert!(
+                crate::isa::detected() == crate::isa::Isa::Avx512,
+                "small_gemm: the AVX-512 kernel on a CPU without AVX-512F"
+            );
+            // SAFETY: the CPU has AVX-512F (asserted above), and the assert before it covers
+            // every index `kernel` forms.
             unsafe { self.kernel::<R>(c, c_row_stride) }
         }
 
@@ -358,9 +374,32 @@ mod tests {
         }
     }
 
+    /// Both paths (the AVX-512 kernel where the CPU has it, and the portable one) on every shape.
     #[test]
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    fn both_paths_agree_with_the_triple_loop() {
+        let mut rng = Rng::new(17);
+        for &(m, k, n) in &[(13, 9, 32), (147, 32, 64), (5, 3, 96)] {
+            let a_data = whole(m * k, &mut rng);
+            let b_data = whole(k * n, &mut rng);
+            let (a, b) = (
+                MatRef::row_major(&a_data, m, k),
+                MatRef::row_major(&b_data, k, n),
+            );
+            for vector in [false, true] {
+                let mut c = vec![f32::NAN; m * n];
+                small_gemm_on(vector, a, b, MatMut::row_major(&mut c, m, n));
+                assert_eq!(c, naive(&a, &b), "{m}x{k}x{n}, vector {vector}");
+            }
+        }
+    }
+
+    /// The AVX-512 kernel sums in the triple loop's order, so fractions give its bits exactly
+    /// (only where the CPU has AVX-512; elsewhere the kernel does not exist to test).
+    #[test]
     fn gives_the_triple_loops_bits_on_fractions() {
+        if crate::isa::detected() != crate::isa::Isa::Avx512 {
+            return;
+        }
         let mut rng = Rng::new(8);
         let (m, k, n) = (29, 41, 64);
         let a_data: Vec<f32> = (0..m * k).map(|_| rng.uniform() - 0.5).collect();
@@ -368,7 +407,7 @@ mod tests {
         let a = MatRef::row_major(&a_data, m, k);
         let b = MatRef::row_major(&b_data, k, n);
         let mut c = vec![f32::NAN; m * n];
-        small_gemm(a, b, MatMut::row_major(&mut c, m, n));
+        small_gemm_on(true, a, b, MatMut::row_major(&mut c, m, n));
         assert_eq!(c, naive(&a, &b));
     }
 
