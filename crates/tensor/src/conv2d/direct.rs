@@ -17,13 +17,7 @@ use rayon::prelude::*;
 use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
 use crate::{elementwise, Tensor};
 
-/// `acc[i] += scale * row[i]`, written so that it vectorises into FMAs.
-#[inline(always)]
-fn axpy(acc: &mut [f32], scale: f32, row: &[f32]) {
-    for (a, &r) in acc.iter_mut().zip(row) {
-        *a = scale.mul_add(r, *a);
-    }
-}
+use crate::gemm::axpy;
 
 /// y = conv2d(x, w) + b without a patch matrix. Shapes as in the module docs of `conv2d`.
 pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {

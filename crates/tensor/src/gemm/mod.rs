@@ -1,6 +1,6 @@
 //! GEMM: `C = alpha * A·B + beta * C`, the one place convlab calls `unsafe` code: the call into
-//! matrixmultiply here, and the AVX-512 micro-kernel of `small_gemm` (`small.rs`), each with its
-//! contract checked before the `unsafe` block.
+//! matrixmultiply here, the AVX-512 micro-kernel of `small_gemm` (`small.rs`) and the FMA copy of
+//! `axpy` (`axpy.rs`), each with its contract checked before the `unsafe` block.
 //!
 //! A and B are read through strides, so A·B, A·Bᵀ and Aᵀ·B are the same call: a transpose is a
 //! view with its row and column strides swapped (`MatRef::t`), never a copy. C is always written
@@ -21,7 +21,9 @@
 
 use rayon::prelude::*;
 
+mod axpy;
 mod small;
+pub use axpy::axpy;
 pub use small::{small_gemm, window_gemm, window_gemm_runs, Epilogue};
 
 /// A read-only matrix view: `rows x cols`, element (i, j) at `data[i * row_stride + j * col_stride]`.
