@@ -10,7 +10,10 @@ use convlab_tensor::gemm::{gemm, MatMut, MatRef};
 use convlab_tensor::{plan, reference, Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
 
 use super::super::{check_output, write_output};
-use super::{grid_text, matrix, num, parse_at, print_grid, ramp, Conv1dArgs, ConvArgs, Matrix};
+use super::{
+    chapter_kernel, grid_text, matrix, num, positions, print_grid, ramp, Conv1dArgs, ConvArgs,
+    Matrix,
+};
 
 /// A one-channel convolution problem, checked.
 pub(super) struct ConvProblem {
@@ -238,38 +241,19 @@ pub(super) fn conv(args: ConvArgs, as_gemm: bool) -> Result<ExitCode> {
         check_output("--svg", path)?;
     }
     let x = matrix("--input", &args.input, args.seed, (4, 4), false, ramp(4, 4))?;
-    let default_kernel = vec![
-        vec![1.0, 0.0, 1.0],
-        vec![0.0, 1.0, 0.0],
-        vec![1.0, 0.0, 1.0],
-    ];
     let k = matrix(
         "--kernel",
         &args.kernel,
         args.seed,
         (3, 3),
         true,
-        default_kernel,
+        chapter_kernel(),
     )?;
     let p = ConvProblem::new(x, k, args.stride, args.padding.into())?;
     let (y_ref, y_fast, fast) = p.outputs();
     let fast = format!("the fast path ({fast}, what training runs here)");
     let g = p.g;
-    let positions: Vec<(usize, usize)> = match &args.at {
-        Some(text) => {
-            let (r, c) = parse_at(text)?;
-            anyhow::ensure!(
-                r < g.ho && c < g.wo,
-                "--at {r},{c} is out of range: the feature map is {}x{}",
-                g.ho,
-                g.wo
-            );
-            vec![(r, c)]
-        }
-        None => (0..g.ho)
-            .flat_map(|r| (0..g.wo).map(move |c| (r, c)))
-            .collect(),
-    };
+    let positions = positions(&args.at, g.ho, g.wo, "feature map")?;
     outln!(
         "A 2-D convolution: a {}x{} input, a {}x{} kernel, stride {}, {:?} padding ({} row(s) above, {} column(s) left by TensorFlow's rule): a {}x{} feature map.",
         g.h, g.w, g.kh, g.kw, g.sh, p.padding, g.pad_top, g.pad_left, g.ho, g.wo

@@ -284,7 +284,19 @@ fn grid_text(m: &Matrix) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn parse_at(text: &str) -> Result<(usize, usize)> {
+/// The output positions to explain: the one `--at ROW,COL` names (checked against the `rows x
+/// cols` output, `what` naming it in the error), or every one in turn.
+fn positions(
+    at: &Option<String>,
+    rows: usize,
+    cols: usize,
+    what: &str,
+) -> Result<Vec<(usize, usize)>> {
+    let Some(text) = at else {
+        return Ok((0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .collect());
+    };
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     let [r, c] = parts[..] else {
         anyhow::bail!("--at {text:?}: give ROW,COL, e.g. 0,1")
@@ -293,5 +305,19 @@ fn parse_at(text: &str) -> Result<(usize, usize)> {
         v.parse::<usize>()
             .with_context(|| format!("--at {text:?}: {v:?} is not a row or column number"))
     };
-    Ok((parse(r)?, parse(c)?))
+    let (r, c) = (parse(r)?, parse(c)?);
+    anyhow::ensure!(
+        r < rows && c < cols,
+        "--at {r},{c} is out of range: the {what} is {rows}x{cols}"
+    );
+    Ok(vec![(r, c)])
+}
+
+/// The 3x3 kernel of the `conv`, `im2col` and `winograd` defaults.
+fn chapter_kernel() -> Matrix {
+    vec![
+        vec![1.0, 0.0, 1.0],
+        vec![0.0, 1.0, 0.0],
+        vec![1.0, 0.0, 1.0],
+    ]
 }

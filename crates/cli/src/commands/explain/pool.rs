@@ -8,7 +8,7 @@ use convlab_tensor::{pool2d, reference, Padding, Pool2dGeometry, Tensor};
 
 use super::super::{check_output, write_output};
 use super::conv::agreement_line;
-use super::{chapter_map, grid_text, matrix, num, parse_at, print_grid, PoolArgs, PoolKind};
+use super::{chapter_map, grid_text, matrix, num, positions, print_grid, PoolArgs, PoolKind};
 
 pub(super) fn pool(args: PoolArgs) -> Result<ExitCode> {
     if let Some(path) = &args.svg {
@@ -42,21 +42,7 @@ pub(super) fn pool(args: PoolArgs) -> Result<ExitCode> {
     .map_err(|e| anyhow::anyhow!("a {0}x{0} pool on a {h}x{w} map: {e}", args.pool_size))?;
     let flat: Vec<f32> = x.iter().flatten().copied().collect();
     let wide: Vec<f64> = flat.iter().map(|&v| v as f64).collect();
-    let positions: Vec<(usize, usize)> = match &args.at {
-        Some(text) => {
-            let (r, c) = parse_at(text)?;
-            anyhow::ensure!(
-                r < g.ho && c < g.wo,
-                "--at {r},{c} is out of range: the pooled map is {}x{}",
-                g.ho,
-                g.wo
-            );
-            vec![(r, c)]
-        }
-        None => (0..g.ho)
-            .flat_map(|r| (0..g.wo).map(move |c| (r, c)))
-            .collect(),
-    };
+    let positions = positions(&args.at, g.ho, g.wo, "pooled map")?;
     let xt = Tensor::from_vec("explain map", &g.x_shape(), flat);
     let (y_ref, winners, y_fast) = match args.kind {
         PoolKind::Max => {

@@ -7,7 +7,7 @@ use convlab_tensor::conv2d::{conv2d_forward, winograd_one_tile};
 use convlab_tensor::{ConvAlgorithm, Padding, Tensor};
 
 use super::conv::{agreement_line, ConvProblem};
-use super::{chapter_map, grid_text, matrix, num, print_grid, WinogradArgs};
+use super::{chapter_kernel, chapter_map, grid_text, matrix, num, print_grid, WinogradArgs};
 
 pub(super) fn winograd(args: WinogradArgs) -> Result<ExitCode> {
     let d = matrix(
@@ -18,18 +18,13 @@ pub(super) fn winograd(args: WinogradArgs) -> Result<ExitCode> {
         false,
         chapter_map(),
     )?;
-    let default_kernel = vec![
-        vec![1.0, 0.0, 1.0],
-        vec![0.0, 1.0, 0.0],
-        vec![1.0, 0.0, 1.0],
-    ];
     let k = matrix(
         "--kernel",
         &args.kernel,
         args.seed,
         (3, 3),
         true,
-        default_kernel,
+        chapter_kernel(),
     )?;
     anyhow::ensure!(
         d.len() == 4 && d[0].len() == 4 && k.len() == 3 && k[0].len() == 3,
