@@ -26,7 +26,7 @@ use super::{
 };
 use crate::conv2d::{
     conv2d_backward, conv2d_forward as fast_forward, conv2d_relu_backward, conv2d_relu_forward,
-    Conv2dGeometry, ConvAlgorithm,
+    Conv2dGeometry, Conv2dGrads, ConvAlgorithm,
 };
 use crate::conv_relu_pool::{conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_forward};
 use crate::pool2d::{self, Pool2dGeometry};
@@ -150,36 +150,64 @@ pub fn conv_shapes(g: &Conv2dGeometry) -> String {
     )
 }
 
-/// The reference gradients of a convolution for `dy` (already through any ReLU mask and
-/// unpooling), with the magnitudes of their sums, as (name, values, magnitude, terms).
-fn conv_gradients(
+/// dy where the fast forward's output is positive, 0 elsewhere: ReLU's mask as the fast op saw it.
+fn relu_routed(y: &Tensor, dy: &Tensor) -> Vec<f64> {
+    y.data()
+        .iter()
+        .zip(dy.data())
+        .map(|(&y, &d)| if y > 0.0 { d as f64 } else { 0.0 })
+        .collect()
+}
+
+/// The fast op's dx, dw and db against the reference convolution's gradients for `dy` (already
+/// through any ReLU mask and unpooling), each against the rounding bound of its own sums.
+fn gradient_agreement(
+    op: &str,
+    shapes: &str,
     g: &Conv2dGeometry,
-    x: &[f64],
-    w: &[f64],
-    dy: &[f64],
-) -> [(&'static str, Vec<f64>, Vec<f64>, usize); 3] {
+    (x, w, dy): (&[f64], &[f64], &[f64]),
+    fast: Conv2dGrads,
+    bound: Bound,
+) -> Vec<CheckResult> {
     let (ax, aw, ady) = (abs(x), abs(w), abs(dy));
     let positions = g.n * g.ho * g.wo;
+    let dx = fast.dx.expect("dx was asked for");
     [
         (
             "dx",
+            dx,
             conv2d_backward_x(g, w, dy),
             conv2d_backward_x(g, &aw, &ady),
             g.kh * g.kw * g.co,
         ),
         (
             "dw",
+            fast.dw,
             conv2d_backward_w(g, x, dy),
             conv2d_backward_w(g, &ax, &ady),
             positions,
         ),
         (
             "db",
+            fast.db,
             conv2d_backward_b(g, dy),
             conv2d_backward_b(g, &ady),
             positions,
         ),
     ]
+    .into_iter()
+    .map(|(what, got, want, mag, terms)| {
+        agreement(
+            format!("{op} {what}"),
+            shapes,
+            got.data(),
+            &want,
+            &mag,
+            terms,
+            bound,
+        )
+    })
+    .collect()
 }
 
 fn limit_for(algorithm: ConvAlgorithm, g: &Conv2dGeometry) -> Bound {
@@ -213,20 +241,14 @@ pub fn conv2d_agreement(case: &ConvCase, algorithm: ConvAlgorithm) -> Vec<CheckR
         limit,
     )];
     let grads = conv2d_backward(g, x, w, dy, algorithm, true);
-    let fast = [grads.dx.expect("dx was asked for"), grads.dw, grads.db];
-    for ((what, want, mag, terms), got) in
-        conv_gradients(g, &x64, &w64, &dy64).into_iter().zip(&fast)
-    {
-        results.push(agreement(
-            format!("{name} conv2d {what}"),
-            &shapes,
-            got.data(),
-            &want,
-            &mag,
-            terms,
-            limit,
-        ));
-    }
+    results.extend(gradient_agreement(
+        &format!("{name} conv2d"),
+        &shapes,
+        g,
+        (&x64, &w64, &dy64),
+        grads,
+        limit,
+    ));
     results
 }
 
@@ -251,28 +273,16 @@ pub fn conv2d_relu_agreement(case: &ConvCase, algorithm: ConvAlgorithm) -> Vec<C
         limit,
     )];
     // ReLU's mask as the fast forward saw it.
-    let masked: Vec<f64> = y
-        .data()
-        .iter()
-        .zip(dy.data())
-        .map(|(&y, &d)| if y > 0.0 { d as f64 } else { 0.0 })
-        .collect();
+    let masked = relu_routed(&y, dy);
     let grads = conv2d_relu_backward(g, x, w, &y, dy, algorithm, true);
-    let fast = [grads.dx.expect("dx was asked for"), grads.dw, grads.db];
-    for ((what, want, mag, terms), got) in conv_gradients(g, &x64, &w64, &masked)
-        .into_iter()
-        .zip(&fast)
-    {
-        results.push(agreement(
-            format!("{name} conv2d+relu {what}"),
-            &shapes,
-            got.data(),
-            &want,
-            &mag,
-            terms,
-            limit,
-        ));
-    }
+    results.extend(gradient_agreement(
+        &format!("{name} conv2d+relu"),
+        &shapes,
+        g,
+        (&x64, &w64, &masked),
+        grads,
+        limit,
+    ));
     results
 }
 
@@ -318,29 +328,18 @@ pub fn conv2d_relu_max_pool2d_agreement(
     ));
     // The reference backward, routed by the fast op's argmax and mask: unpool, then ReLU.
     let argmax: Vec<usize> = out.argmax.iter().map(|&a| a as usize).collect();
-    let routed: Vec<f64> = out
-        .y
-        .data()
-        .iter()
-        .zip(dy.data())
-        .map(|(&y, &d)| if y > 0.0 { d as f64 } else { 0.0 })
-        .collect();
+    let routed = relu_routed(&out.y, dy);
     let dz = max_pool2d_backward(pool, &argmax, &routed);
     let grads =
         conv2d_relu_max_pool2d_backward(g, pool, x, w, &out.y, &out.argmax, dy, algorithm, true);
-    let fast = [grads.dx.expect("dx was asked for"), grads.dw, grads.db];
-    for ((what, want, mag, terms), got) in conv_gradients(g, &x64, &w64, &dz).into_iter().zip(&fast)
-    {
-        results.push(agreement(
-            format!("{name} conv2d+relu+max_pool2d {what}"),
-            &shapes,
-            got.data(),
-            &want,
-            &mag,
-            terms,
-            limit,
-        ));
-    }
+    results.extend(gradient_agreement(
+        &format!("{name} conv2d+relu+max_pool2d"),
+        &shapes,
+        g,
+        (&x64, &w64, &dz),
+        grads,
+        limit,
+    ));
     results
 }
 
