@@ -123,6 +123,11 @@ fn main() -> ExitCode {
                 _ => ExitCode::SUCCESS,
             };
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `convlab explain` with no subcommand: the list of subcommands is the useful answer.
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
             // A usage error: one line, as every other error, and where to read more.
             let text = e.render().to_string();
