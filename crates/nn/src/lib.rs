@@ -15,6 +15,7 @@ pub mod history;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod model_file;
 pub mod network_check;
 pub mod optimizers;
 pub mod plan;

@@ -49,6 +49,9 @@ impl LayerEntry {
 #[derive(Clone, Debug)]
 pub struct Sequential {
     pub name: String,
+    /// The dataset the model was trained on (`fashion-mnist`, `cifar10`, ...), when known:
+    /// a checkpoint keeps it, so `evaluate` and `predict` read the right images by default.
+    pub dataset: Option<String>,
     input_shape: Vec<usize>,
     layers: Vec<LayerEntry>,
     seed: u64,
@@ -65,6 +68,9 @@ pub struct ModelConfig {
     pub input_shape: Vec<usize>,
     pub seed: u64,
     pub layers: Vec<Layer>,
+    /// See `Sequential::dataset`; absent in checkpoints written before 2026-12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
 }
 
 /// The result of a forward pass: the model's output and, when the last layer ends in a softmax,
@@ -79,6 +85,7 @@ impl Sequential {
     pub fn new(input_shape: &[usize]) -> Self {
         Sequential {
             name: "sequential".into(),
+            dataset: None,
             input_shape: input_shape.to_vec(),
             layers: Vec::new(),
             seed: 0,
@@ -93,6 +100,7 @@ impl Sequential {
             input_shape: self.input_shape.clone(),
             seed: self.seed,
             layers: self.layers.iter().map(|l| l.layer.clone()).collect(),
+            dataset: self.dataset.clone(),
         }
     }
 
@@ -100,6 +108,7 @@ impl Sequential {
     pub fn from_config(config: &ModelConfig) -> Result<Self, ModelError> {
         let mut model = Sequential::new(&config.input_shape).seed(config.seed);
         model.name = config.name.clone();
+        model.dataset = config.dataset.clone();
         for layer in &config.layers {
             model.add(layer.clone())?;
         }

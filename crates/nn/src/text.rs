@@ -11,9 +11,34 @@ pub fn is_unprintable(c: char) -> bool {
         )
 }
 
+/// `text` made safe to quote in a message: unprintable characters as `\u{..}` escapes, and at
+/// most 80 characters (a file can hold a name of any length).
+pub fn escape(text: &str) -> String {
+    const LIMIT: usize = 80;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == LIMIT {
+            out.push('…');
+            break;
+        }
+        if is_unprintable(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_unprintable;
+
+    #[test]
+    fn escape_shows_controls_and_cuts_long_text() {
+        assert_eq!(super::escape("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert_eq!(super::escape(&"x".repeat(100)).chars().count(), 81);
+    }
 
     #[test]
     fn escapes_and_invisible_formatting_are_unprintable() {

@@ -82,6 +82,7 @@ mod tests {
             input_shape: input_shape.to_vec(),
             seed: 0,
             layers,
+            dataset: None,
         }
     }
 
