@@ -320,7 +320,9 @@ impl<'a> Args<'a> {
             };
             for (key, value) in entries {
                 match (key.as_str(), value, known.as_str()) {
-                    ("seed", Value::Null, _) => {}
+                    // Keras writes its options' defaults as null (seed, and since 3.13
+                    // input_axes and output_axes): null asks for nothing convlab lacks.
+                    (_, Value::Null, _) => {}
                     ("seed", _, _) => {
                         return Err(self.error(
                             f,
