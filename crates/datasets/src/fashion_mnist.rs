@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! let ((x_train, y_train), (x_test, y_test)) = convlab_datasets::fashion_mnist::load_data()?;
-//! assert_eq!(x_train.shape(), [60_000, 28, 28]);
+//! assert_eq!(x_train.shape(), [60_000, 28, 28, 1]);
 //! # Ok::<(), convlab_datasets::DatasetError>(())
 //! ```
 

@@ -38,8 +38,8 @@ fn gzipped_plain_and_mixed_directories_load_the_same() {
         .map(|d| load(&toy.spec, &LoadOptions::only_dir(tmp.path().join(d))).expect(d))
         .collect();
     let ((x_train, y_train), (x_test, y_test)) = &loads[0];
-    assert_eq!(x_train.shape(), [6, 3, 4]);
-    assert_eq!(x_test.shape(), [3, 3, 4]);
+    assert_eq!(x_train.shape(), [6, 3, 4, 1]);
+    assert_eq!(x_test.shape(), [3, 3, 4, 1]);
     assert_eq!(y_train, &TOY_TRAIN_LABELS);
     assert_eq!(y_test, &TOY_TEST_LABELS);
     assert_eq!(x_train.image(5).expect("image 5")[11], toy_pixel(5, 11));
@@ -222,7 +222,7 @@ fn images_scale_to_nhwc_f32_per_batch() {
     assert!(err.to_string().contains("index 6"), "{err}");
 
     let subset = x.select(&[5, 1]).expect("select");
-    assert_eq!(subset.shape(), [2, 3, 4]);
+    assert_eq!(subset.shape(), [2, 3, 4, 1]);
     assert_eq!(subset.image(0), x.image(5));
     assert_eq!(
         select_labels(&y, &[5, 1]).expect("labels"),

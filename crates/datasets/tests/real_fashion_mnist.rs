@@ -17,8 +17,8 @@ fn loads_and_verifies_the_debian_package() {
     let ((x_train, y_train), (x_test, y_test)) =
         fashion_mnist::load_data_from(&options).expect("load and verify Fashion-MNIST");
 
-    assert_eq!(x_train.shape(), [60_000, 28, 28]);
-    assert_eq!(x_test.shape(), [10_000, 28, 28]);
+    assert_eq!(x_train.shape(), [60_000, 28, 28, 1]);
+    assert_eq!(x_test.shape(), [10_000, 28, 28, 1]);
     assert_eq!((y_train.len(), y_test.len()), (60_000, 10_000));
     // The first labels, as `keras.datasets.fashion_mnist.load_data()` shows them.
     assert_eq!(y_train[..10], [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
