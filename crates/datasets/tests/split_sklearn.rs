@@ -1,6 +1,7 @@
 //! `train_test_split` against scikit-learn's own output, recorded by
 //! `fixtures/make_split_fixture.py` (numpy 2.4.6, scikit-learn 1.9.1):
-//! `train_test_split(np.arange(n), test_size=t, random_state=seed)`.
+//! `train_test_split(np.arange(n), test_size=t, random_state=seed)`, for sizes from 2 (the
+//! smallest that splits) through odd and prime sizes to 60,000, 70,000 and CIFAR-10's 50,000.
 
 mod common;
 
@@ -74,6 +75,33 @@ fn the_fashion_mnist_split_matches_scikit_learn() {
     }
     let split = train_test_split(60_000, 0.2, 42).expect("split");
     assert_eq!((split.train.len(), split.test.len()), (48_000, 12_000));
+    let split = train_test_split(50_000, 0.2, 42).expect("CIFAR-10's split");
+    assert_eq!((split.train.len(), split.test.len()), (40_000, 10_000));
+}
+
+/// Any size from 2 up: the two sets partition `0..n`, with scikit-learn's sizes
+/// (`n_test = ceil(t * n)`), whenever neither would be empty.
+#[test]
+fn every_size_splits_into_a_partition_of_the_right_sizes() {
+    for n in 2..400usize {
+        for t in [0.01, 0.1, 0.2, 1.0 / 3.0, 0.5, 0.7, 0.99] {
+            let n_test = (t * n as f64).ceil() as usize;
+            let result = train_test_split(n, t, n as u32);
+            if n_test >= n {
+                assert!(
+                    result.is_err(),
+                    "n={n} t={t}: the training set would be empty"
+                );
+                continue;
+            }
+            let split = result.expect("valid split");
+            assert_eq!(split.test.len(), n_test, "n={n} t={t}");
+            assert_eq!(split.train.len(), n - n_test, "n={n} t={t}");
+            let mut all: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..n).collect::<Vec<_>>(), "n={n} t={t}");
+        }
+    }
 }
 
 #[test]
