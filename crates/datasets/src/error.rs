@@ -57,6 +57,20 @@ pub enum DatasetError {
         test_cols: usize,
     },
 
+    /// Images of another shape than the dataset's, e.g. [60000, 1, 784] where MNIST is
+    /// [N, 28, 28].
+    #[error(
+        "{file}: the images are {} (rows x cols x channels), but {dataset} images are {}",
+        shape_text(found),
+        shape_text(expected)
+    )]
+    ItemShape {
+        file: String,
+        dataset: &'static str,
+        expected: [usize; 3],
+        found: [usize; 3],
+    },
+
     /// Verification: the decompressed file has the wrong length.
     #[error(
         "{file}: verification failed: the decompressed file is {actual} bytes, expected {expected}"
@@ -76,6 +90,23 @@ pub enum DatasetError {
         file: String,
         expected: String,
         actual: String,
+    },
+
+    /// Verification: a download (or a local copy) is not the file its authors published.
+    #[error(
+        "{file}: verification failed: it is not {published} as published ({}; expected \
+         {expected_size} bytes with SHA-256 {expected_sha256})",
+        describe_copy(*actual_size, actual_sha256.as_deref())
+    )]
+    NotAsPublished {
+        file: String,
+        /// The published file's name, e.g. `cifar-10-binary.tar.gz`.
+        published: String,
+        expected_size: u64,
+        expected_sha256: String,
+        actual_size: u64,
+        /// `None` when the size already differed and the file was not hashed.
+        actual_sha256: Option<String>,
     },
 
     /// No mirror gave a good copy of one file.
@@ -161,6 +192,20 @@ pub enum IdxProblem {
     /// An array handed to the writer that cannot be an IDX file.
     #[error("cannot write: {0}")]
     Unwritable(String),
+}
+
+/// `28x28x1`.
+fn shape_text(shape: &[usize; 3]) -> String {
+    let [h, w, c] = shape;
+    format!("{h}x{w}x{c}")
+}
+
+/// "123 bytes" or "123 bytes with SHA-256 ab..": what a copy that is not the published file is.
+fn describe_copy(size: u64, sha256: Option<&str>) -> String {
+    match sha256 {
+        Some(hash) => format!("{size} bytes with SHA-256 {hash}"),
+        None => format!("{size} bytes"),
+    }
 }
 
 fn list_attempts(attempts: &[DownloadAttempt]) -> String {

@@ -15,9 +15,10 @@
 //! ```
 //!
 //! - `idx`: the IDX file format, plain or gzipped, read without trusting its header; a writer too.
-//! - `fashion_mnist`, `mnist`: `load_data()` like Keras's, images kept as u8 (`Images`).
+//! - `fashion_mnist`, `mnist`, `kmnist`: `load_data()` like Keras's, images kept as u8
+//!   (`Images`, [N, H, W, C]).
 //! - `source`: where the files are looked for; `download`: fetching them safely into the cache;
-//!   `verify`: the size and SHA-256 checks.
+//!   `verify`: the size and SHA-256 checks, of the files as published and of their contents.
 //! - `split`: `train_test_split`, identical to scikit-learn's; `mt19937`: NumPy's generator.
 //! - `batches`: seeded, portable shuffling per epoch.
 //!
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fashion_mnist;
 pub mod idx;
 pub mod images;
+pub mod kmnist;
 pub mod load;
 pub mod mnist;
 pub mod mt19937;
@@ -43,5 +45,5 @@ pub use error::{DatasetError, IdxProblem};
 pub use images::{select_labels, Images};
 pub use load::{load, LoadedData};
 pub use source::LoadOptions;
-pub use spec::{DatasetSpec, FileSpec};
+pub use spec::{DatasetSpec, FileSpec, Published};
 pub use split::{train_test_split, Split};

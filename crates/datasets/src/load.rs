@@ -1,4 +1,4 @@
-//! Reading a located dataset into memory: four IDX files become two (images, labels) pairs.
+//! Reading a located IDX dataset into memory: four IDX files become two (images, labels) pairs.
 
 use std::path::Path;
 use std::thread;
@@ -8,10 +8,10 @@ use crate::idx::{read_idx, IdxArray};
 use crate::images::Images;
 use crate::source::{locate, LoadOptions};
 use crate::spec::{DatasetSpec, FileSpec};
-use crate::verify::verify;
+use crate::verify::verify_file;
 
 /// `((x_train, y_train), (x_test, y_test))`, as Keras's `load_data()` returns: images u8
-/// `[N, H, W]`, labels u8 `[N]`.
+/// `[N, H, W, C]`, labels u8 `[N]`.
 pub type LoadedData = ((Images, Vec<u8>), (Images, Vec<u8>));
 
 /// Finds, reads and checks a dataset.
@@ -41,6 +41,18 @@ pub fn load(spec: &DatasetSpec, options: &LoadOptions) -> Result<LoadedData, Dat
         let test = test?;
         // One model reads both: images of another size would be misread, not refused, later.
         let ((a, _), (b, _)) = (&train, &test);
+        if let Some(expected) = spec.item_shape {
+            for (images, path) in [(a, train_x), (b, test_x)] {
+                if images.item_shape() != expected {
+                    return Err(DatasetError::ItemShape {
+                        file: path.display().to_string(),
+                        dataset: spec.title,
+                        expected,
+                        found: images.item_shape(),
+                    });
+                }
+            }
+        }
         if (a.rows, a.cols) != (b.rows, b.cols) {
             return Err(DatasetError::ImageSizeMismatch {
                 train_file: train_x.display().to_string(),
@@ -82,10 +94,10 @@ fn read_pair(
     Ok((images, labels))
 }
 
-fn read_checked(path: &Path, spec: &FileSpec, verify_file: bool) -> Result<IdxArray, DatasetError> {
+fn read_checked(path: &Path, spec: &FileSpec, verify: bool) -> Result<IdxArray, DatasetError> {
     let array = read_idx(path)?;
-    if verify_file {
-        verify(&path.display().to_string(), spec, &array)?;
+    if verify {
+        verify_file(path, spec, &array)?;
     }
     Ok(array)
 }

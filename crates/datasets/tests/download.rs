@@ -287,3 +287,44 @@ fn when_nothing_works_the_error_says_what_to_do_and_where_it_looked() {
     }
     assert_eq!(entries(&cache.path().join("toy")), [".lock"]);
 }
+
+/// `plain` gzipped at another level: the same contents, other bytes.
+fn gzip_fast(plain: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(plain).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+#[test]
+fn where_the_published_gz_is_on_record_a_download_must_be_exactly_it() {
+    let mut toy = toy();
+    let (name, plain) = toy.files[0].clone();
+    let published = gzip(&plain);
+    toy.spec.train_images = toy.spec.train_images.clone().published(
+        published.len() as u64,
+        &convlab_datasets::verify::sha256_hex(&[&published]),
+    );
+    let recompressed = gzip_fast(&plain);
+    assert_ne!(recompressed, published);
+
+    // A mirror serving the same contents recompressed is refused, with both sizes and hashes.
+    let mut routes = vec![(format!("/other/{name}.gz"), Reply::Body(recompressed))];
+    routes.extend(good_routes(&toy, "good"));
+    let server = Server::start(routes);
+    let cache = TempDir::new("dl-published");
+    let dir = cache.path().join("toy");
+    let err = fetch_missing(&toy.spec, &dir, &config(vec![server.mirror("other")]))
+        .expect_err("not the published bytes");
+    let message = err.to_string();
+    assert!(
+        message.contains("it is not train-images-idx3-ubyte.gz as published"),
+        "{message}"
+    );
+    assert_eq!(entries(&dir), [".lock"]);
+
+    // The published bytes themselves are taken, and kept as they came.
+    let paths = fetch_missing(&toy.spec, &dir, &config(vec![server.mirror("good")]))
+        .expect("the published bytes");
+    assert_eq!(std::fs::read(&paths[0]).expect("read"), published);
+}

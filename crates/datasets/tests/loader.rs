@@ -7,7 +7,9 @@ use std::path::Path;
 
 use common::{toy, toy_pixel, TempDir, Toy, TOY_TEST_LABELS, TOY_TRAIN_LABELS};
 use convlab_datasets::idx::{encode_idx, IdxArray, IdxData};
+use convlab_datasets::idx::{gzip, read_idx};
 use convlab_datasets::source::{locate, Origin};
+use convlab_datasets::verify::{sha256_hex, verify_file, Verified};
 use convlab_datasets::{fashion_mnist, load, mnist, select_labels, DatasetError, LoadOptions};
 
 /// Searches nothing (no env, no cache, no system dir, no download) unless the test says so.
@@ -252,4 +254,88 @@ fn the_real_specs_say_what_the_issue_says() {
         fashion.files().map(|f| f.size)
     );
     assert_eq!(digits.mirrors.len(), 2);
+}
+
+#[test]
+fn verification_says_what_it_could_establish() {
+    let toy = toy();
+    let tmp = TempDir::new("load-levels");
+    let (name, plain) = &toy.files[0];
+    let published = gzip(plain);
+    let recompressed = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(plain).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let with_published = |contents_hash: bool| {
+        let mut spec = toy.spec.train_images.clone();
+        if !contents_hash {
+            spec.sha256 = None;
+        }
+        spec.published(published.len() as u64, &sha256_hex(&[&published]))
+    };
+    let check = |file: &str, bytes: &[u8], spec: &convlab_datasets::FileSpec| {
+        let path = tmp.path().join(file);
+        std::fs::write(&path, bytes).expect("write");
+        verify_file(&path, spec, &read_idx(&path).expect("read"))
+    };
+    let gz = format!("{name}.gz");
+    // The published .gz: by its own hash, whatever else is known.
+    assert_eq!(
+        check(&gz, &published, &with_published(true)).ok(),
+        Some(Verified::AsPublished)
+    );
+    assert_eq!(
+        check(&gz, &published, &with_published(false)).ok(),
+        Some(Verified::AsPublished)
+    );
+    // Recompressed or plain: by the contents' hash where there is one, else by structure.
+    assert_eq!(
+        check(&gz, &recompressed, &with_published(true)).ok(),
+        Some(Verified::Contents)
+    );
+    assert_eq!(
+        check(&gz, &recompressed, &with_published(false)).ok(),
+        Some(Verified::Structure)
+    );
+    assert_eq!(
+        check(name, plain, &with_published(false)).ok(),
+        Some(Verified::Structure)
+    );
+    // A changed pixel in a recompressed copy is caught by the contents' hash.
+    let mut changed = plain.clone();
+    changed[30] ^= 4;
+    let err = check(&gz, &gzip(&changed), &with_published(true)).expect_err("changed");
+    assert!(matches!(err, DatasetError::HashMismatch { .. }), "{err}");
+}
+
+#[test]
+fn images_of_another_shape_are_refused_even_at_the_right_size() {
+    // The training images as 6 images of 1x12: the same bytes but one, the same file size.
+    let toy = toy();
+    let tmp = TempDir::new("load-shape");
+    let pixels = IdxArray::new(vec![6, 1, 12], IdxData::U8(vec![1; 72])).expect("array");
+    let path = toy_with(tmp.path(), &toy, 0, &encode_idx(&pixels));
+    let options = LoadOptions::only_dir(tmp.path()).verify(false);
+    match load(&toy.spec, &options) {
+        Err(DatasetError::ItemShape {
+            file,
+            expected,
+            found,
+            ..
+        }) => {
+            assert_eq!(file, path.display().to_string());
+            assert_eq!((expected, found), ([3, 4, 1], [1, 12, 1]));
+        }
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+    // With no shape on record, the training and test images must still agree.
+    let mut spec = toy.spec.clone();
+    spec.item_shape = None;
+    let err = load(&spec, &options).expect_err("train and test differ");
+    assert!(
+        matches!(err, DatasetError::ImageSizeMismatch { .. }),
+        "{err}"
+    );
 }

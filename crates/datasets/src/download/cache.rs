@@ -1,33 +1,24 @@
-//! Writing downloads into the cache: lock, temporary file, verify, rename.
+//! Writing an IDX dataset's downloads into the cache: lock, temporary file, verify, rename.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use super::http::{get_into, GetError};
+use super::part::{lock_cache_dir, PartFile};
 use super::{join_url, DownloadAttempt, DownloadConfig, DownloadProblem};
 use crate::error::DatasetError;
 use crate::idx::read_idx_named;
 use crate::source::find_file;
 use crate::spec::{DatasetSpec, FileSpec};
-use crate::verify::verify;
+use crate::verify::{require_published, verify};
 
 pub(super) fn fetch_missing(
     spec: &DatasetSpec,
     cache_dir: &Path,
     config: &DownloadConfig,
 ) -> Result<[PathBuf; 4], DatasetError> {
-    fs::create_dir_all(cache_dir).map_err(|e| DatasetError::io(cache_dir, e))?;
-    let lock_path = cache_dir.join(".lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| DatasetError::io(&lock_path, e))?;
-    // Held until `lock` is dropped at the end of this function, or the process dies.
-    lock.lock().map_err(|e| DatasetError::io(&lock_path, e))?;
-
+    let lock = lock_cache_dir(cache_dir)?;
     let mirrors = config.mirrors.as_ref().unwrap_or(&spec.mirrors);
     // Another process may have fetched a file while we waited for the lock.
     let get = |file: &FileSpec| match find_file(cache_dir, &file.name) {
@@ -82,8 +73,16 @@ fn try_mirror(
         .sync_all()
         .map_err(local)?;
 
-    let checked = read_idx_named(&part.path, "the downloaded file")
-        .and_then(|array| verify("the downloaded file", file, &array));
+    // The bytes must be the published .gz where its hash is on record, and in any case
+    // decompress to the right IDX file.
+    let name = "the downloaded file";
+    let published = match &file.published {
+        Some(published) => require_published(name, &part.path, published),
+        None => Ok(()),
+    };
+    let checked = published
+        .and_then(|()| read_idx_named(&part.path, name))
+        .and_then(|array| verify(name, file, &array));
     if let Err(e) = checked {
         return Ok(Err(DownloadProblem::Rejected(Box::new(e))));
     }
@@ -104,43 +103,4 @@ fn is_gzip_file(path: &Path) -> std::io::Result<bool> {
     let mut magic = [0u8; 2];
     let n = File::open(path)?.read(&mut magic)?;
     Ok(n == 2 && magic == [0x1f, 0x8b])
-}
-
-/// A temporary file that deletes itself unless renamed into place.
-struct PartFile {
-    path: PathBuf,
-    file: File,
-    persisted: bool,
-}
-
-impl PartFile {
-    fn create(path: PathBuf) -> Result<PartFile, DatasetError> {
-        // Truncates a leftover from a process that died mid-download: we hold the lock, so no
-        // one else is writing it.
-        let file = File::create(&path).map_err(|e| DatasetError::io(&path, e))?;
-        Ok(PartFile {
-            path,
-            file,
-            persisted: false,
-        })
-    }
-
-    /// Renames the verified file to its final name (atomic within one directory).
-    fn persist(mut self, final_path: &Path) -> Result<(), DatasetError> {
-        fs::rename(&self.path, final_path).map_err(|e| DatasetError::io(final_path, e))?;
-        self.persisted = true;
-        // Make the rename itself durable; a failure here loses nothing already verified.
-        if let Some(dir) = final_path.parent() {
-            let _ = File::open(dir).and_then(|d| d.sync_all());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        if !self.persisted {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
 }

@@ -1,8 +1,9 @@
 //! Downloading a dataset's files into the user cache, safely.
 //!
 //! Each file is fetched from the dataset's mirrors in turn (`<mirror><name>.gz`) into a temporary
-//! file beside its final name, verified (decompressed size and SHA-256), and only then renamed
-//! into place: the cache never holds a partial or unverified file under a real name. A lock file
+//! file beside its final name, verified (the SHA-256 of the `.gz` as published where it is on
+//! record, then the decompressed size and, where known, SHA-256), and only then renamed into
+//! place: the cache never holds a partial or unverified file under a real name. A lock file
 //! (`<cache>/.lock`, locked with `File::lock`, which the kernel releases if the process dies, so
 //! a lock cannot go stale) keeps two processes from writing the same files at once.
 //!
@@ -13,6 +14,8 @@
 mod cache;
 #[cfg(feature = "download")]
 mod http;
+#[cfg(feature = "download")]
+mod part;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -88,6 +88,7 @@ pub fn toy() -> Toy {
         test_images: file_spec(&files[2].0, &files[2].1),
         test_labels: file_spec(&files[3].0, &files[3].1),
         num_classes: 10,
+        item_shape: Some([3, 4, 1]),
         mirrors: Vec::new(),
         system_dir: None,
         apt_package: Some("dataset-toy"),
