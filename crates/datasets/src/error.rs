@@ -109,6 +109,21 @@ pub enum DatasetError {
         actual_sha256: Option<String>,
     },
 
+    /// The bytes are not a well-formed CIFAR-10 binary batch.
+    #[error("{file}: {problem}")]
+    Batch { file: String, problem: BatchProblem },
+
+    /// A tar archive that is damaged, or holds something this reader refuses to unpack.
+    #[error("{file}: {problem}")]
+    Archive {
+        file: String,
+        problem: ArchiveProblem,
+    },
+
+    /// A dataset name no loader knows.
+    #[error("unknown dataset {name:?}: the datasets are {known}")]
+    UnknownDataset { name: String, known: String },
+
     /// No mirror gave a good copy of one file.
     #[error("could not download {file}:{}", list_attempts(attempts))]
     Download {
@@ -194,6 +209,99 @@ pub enum IdxProblem {
     Unwritable(String),
 }
 
+/// What is wrong with a CIFAR-10 binary batch: records of one label byte then the pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BatchProblem {
+    #[error(
+        "the file ends after {actual} bytes, inside record {} of {records} (each record is \
+         {record_len} bytes: a label byte and the pixels), so it holds {} bytes too few",
+        actual / record_len,
+        records * record_len - actual
+    )]
+    Truncated {
+        records: u64,
+        record_len: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "the file holds {extra} bytes after its {records} records of {record_len} bytes \
+         (it should end at byte {})",
+        records * record_len
+    )]
+    TrailingBytes {
+        records: u64,
+        record_len: u64,
+        extra: u64,
+    },
+
+    /// Only without verification, where any whole number of records is accepted.
+    #[error(
+        "the file is {actual} bytes, which is not a whole, non-zero number of {record_len}-byte \
+         records (it ends {} bytes into record {})",
+        actual % record_len,
+        actual / record_len
+    )]
+    NotWholeRecords { record_len: u64, actual: u64 },
+
+    #[error("the file is {actual} bytes, over the {cap}-byte limit of this reader")]
+    TooLarge { actual: u64, cap: u64 },
+
+    #[error(
+        "record {record} (byte offset {offset}) has label {label}, but there are only \
+         {classes} classes"
+    )]
+    LabelOutOfRange {
+        record: u64,
+        offset: u64,
+        label: u8,
+        classes: u8,
+    },
+}
+
+/// What is wrong with a tar archive, or what in it is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ArchiveProblem {
+    #[error("corrupt or truncated gzip data: {0}")]
+    Gzip(String),
+
+    #[error("the tar stream ends at byte {offset}, inside {inside}")]
+    Truncated { offset: u64, inside: &'static str },
+
+    #[error("the header at byte {offset} of the tar stream has a wrong checksum (not a tar file, or a damaged one)")]
+    BadChecksum { offset: u64 },
+
+    #[error("the header at byte {offset} of the tar stream has an unreadable {field} field")]
+    BadField { offset: u64, field: &'static str },
+
+    #[error("entry {path:?} names a place outside the archive's directory (an absolute path or a `..`); nothing is unpacked from such an archive")]
+    UnsafePath { path: String },
+
+    #[error("entry {path:?} is a {kind}; the published archive holds none, and links are never unpacked")]
+    Link { path: String, kind: &'static str },
+
+    #[error("entry {path:?} is a {kind}, not a regular file")]
+    NotAFile { path: String, kind: &'static str },
+
+    #[error("entry {path:?} appears twice")]
+    Duplicate { path: String },
+
+    #[error("entry {path:?} is {actual} bytes, expected {expected}")]
+    WrongSize {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error(
+        "the archive holds more than the {cap} bytes a good one can (a damaged or hostile file)"
+    )]
+    TooLarge { cap: u64 },
+
+    #[error("the archive lacks {}", names.join(", "))]
+    Missing { names: Vec<String> },
+}
+
 /// `28x28x1`.
 fn shape_text(shape: &[usize; 3]) -> String {
     let [h, w, c] = shape;
@@ -228,6 +336,21 @@ impl DatasetError {
 
     pub(crate) fn idx(file: &str, problem: IdxProblem) -> Self {
         DatasetError::Idx {
+            file: file.to_string(),
+            problem,
+        }
+    }
+
+    pub(crate) fn batch(file: &str, problem: BatchProblem) -> Self {
+        DatasetError::Batch {
+            file: file.to_string(),
+            problem,
+        }
+    }
+
+    #[cfg_attr(not(feature = "download"), allow(dead_code))]
+    pub(crate) fn archive(file: &str, problem: ArchiveProblem) -> Self {
+        DatasetError::Archive {
             file: file.to_string(),
             problem,
         }

@@ -14,17 +14,27 @@
 //! # Ok::<(), convlab_datasets::DatasetError>(())
 //! ```
 //!
+//! - `dataset_name`: `DatasetName`, the four datasets by the names `--dataset` takes
+//!   (`fashion-mnist`, `mnist`, `kmnist`, `cifar10`), each with its classes, image shape and one
+//!   `load_from`.
+//! - `fashion_mnist`, `mnist`, `kmnist`: the IDX datasets, `load_data()` like Keras's.
+//! - `cifar10`: CIFAR-10's binary batches (`cifar10::batch`), turned from R, G, B planes into
+//!   NHWC.
+//! - `images`: `Images`, images kept as u8 [N, H, W, C], scaled to f32 a batch at a time.
 //! - `idx`: the IDX file format, plain or gzipped, read without trusting its header; a writer too.
-//! - `fashion_mnist`, `mnist`, `kmnist`: `load_data()` like Keras's, images kept as u8
-//!   (`Images`, [N, H, W, C]).
-//! - `source`: where the files are looked for; `download`: fetching them safely into the cache;
-//!   `verify`: the size and SHA-256 checks, of the files as published and of their contents.
+//! - `tar`: just enough of the tar format to take named files out of CIFAR-10's archive.
+//! - `spec`: what an IDX dataset's files must be; `verify`: the size and SHA-256 checks, of the
+//!   files as published and of their contents.
+//! - `source`: where the files are looked for; `download`: fetching them safely into the cache.
 //! - `split`: `train_test_split`, identical to scikit-learn's; `mt19937`: NumPy's generator.
 //! - `batches`: seeded, portable shuffling per epoch.
 //!
-//! Read in this order: `idx`, `images`, `fashion_mnist`, `source`, `load`, `split`, `batches`.
+//! Read in this order: `idx`, `images`, `fashion_mnist`, `source`, `load`, `cifar10`, `split`,
+//! `batches`.
 
 pub mod batches;
+pub mod cifar10;
+pub mod dataset_name;
 pub mod download;
 pub mod error;
 pub mod fashion_mnist;
@@ -37,11 +47,13 @@ pub mod mt19937;
 pub mod source;
 pub mod spec;
 pub mod split;
+pub mod tar;
 pub mod verify;
 
 pub use batches::Batches;
+pub use dataset_name::DatasetName;
 pub use download::DownloadConfig;
-pub use error::{DatasetError, IdxProblem};
+pub use error::{ArchiveProblem, BatchProblem, DatasetError, IdxProblem};
 pub use images::{select_labels, Images};
 pub use load::{load, LoadedData};
 pub use source::LoadOptions;

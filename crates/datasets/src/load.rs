@@ -11,7 +11,7 @@ use crate::spec::{DatasetSpec, FileSpec};
 use crate::verify::verify_file;
 
 /// `((x_train, y_train), (x_test, y_test))`, as Keras's `load_data()` returns: images u8
-/// `[N, H, W, C]`, labels u8 `[N]`.
+/// `[N, H, W, C]`, labels u8 `[N]`. Every dataset, IDX or CIFAR-10, loads into this.
 pub type LoadedData = ((Images, Vec<u8>), (Images, Vec<u8>));
 
 /// Finds, reads and checks a dataset.

@@ -1,15 +1,21 @@
 //! Downloading a dataset's files into the user cache, safely.
 //!
-//! Each file is fetched from the dataset's mirrors in turn (`<mirror><name>.gz`) into a temporary
-//! file beside its final name, verified (the SHA-256 of the `.gz` as published where it is on
-//! record, then the decompressed size and, where known, SHA-256), and only then renamed into
-//! place: the cache never holds a partial or unverified file under a real name. A lock file
+//! Each IDX file is fetched from the dataset's mirrors in turn (`<mirror><name>.gz`) into a
+//! temporary file beside its final name, verified (the SHA-256 of the `.gz` as published where
+//! it is on record, then the decompressed size and, where known, SHA-256), and only then renamed
+//! into place: the cache never holds a partial or unverified file under a real name. CIFAR-10 is
+//! one archive, checked the same way and then unpacked with care (`archive`). A lock file
 //! (`<cache>/.lock`, locked with `File::lock`, which the kernel releases if the process dies, so
 //! a lock cannot go stale) keeps two processes from writing the same files at once.
+//!
+//! - `http`: one GET with timeouts and a size cap; `part`: the lock and the temporary files;
+//! - `cache`: the IDX files; `archive`: CIFAR-10's `.tar.gz`.
 //!
 //! The HTTP part is behind the `download` cargo feature (on by default). `DownloadConfig` exists
 //! either way, so options that mention it compile without the feature.
 
+#[cfg(feature = "download")]
+mod archive;
 #[cfg(feature = "download")]
 mod cache;
 #[cfg(feature = "download")]
@@ -22,19 +28,20 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::cifar10::CifarSpec;
 use crate::error::DatasetError;
 use crate::spec::DatasetSpec;
 
 /// How to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadConfig {
-    /// Base URLs to try in order, each followed by `<name>.gz`; `None` uses the dataset's
-    /// published mirrors (tests point this at a local server).
+    /// Base URLs to try in order, each followed by `<name>.gz` (CIFAR-10: its archive's name);
+    /// `None` uses the dataset's published mirrors (tests point this at a local server).
     pub mirrors: Option<Vec<String>>,
     /// Longest wait to connect, for the response headers, and for each read of the body: a
     /// server that stalls this long is given up on.
     pub timeout: Duration,
-    /// Largest response accepted, in bytes (the largest real file is 26 MB compressed).
+    /// Largest response accepted, in bytes (the largest real file is CIFAR-10's 170 MB archive).
     pub max_bytes: u64,
 }
 
@@ -83,6 +90,27 @@ pub fn fetch_missing(
     #[cfg(feature = "download")]
     {
         cache::fetch_missing(spec, cache_dir, config)
+    }
+    #[cfg(not(feature = "download"))]
+    {
+        let _ = (spec, cache_dir, config);
+        Err(DatasetError::argument(
+            "download",
+            "this build of convlab-datasets has no `download` feature",
+        ))
+    }
+}
+
+/// Makes sure `cache_dir` holds the batches of `spec`, downloading and unpacking its archive if
+/// any is missing.
+pub fn fetch_archive(
+    spec: &CifarSpec,
+    cache_dir: &Path,
+    config: &DownloadConfig,
+) -> Result<(), DatasetError> {
+    #[cfg(feature = "download")]
+    {
+        archive::fetch_archive(spec, cache_dir, config)
     }
     #[cfg(not(feature = "download"))]
     {

@@ -3,20 +3,19 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{DirState, DATA_ENV};
+use super::{DirState, Wanted, DATA_ENV};
 use crate::error::DatasetError;
-use crate::spec::DatasetSpec;
 
 /// The search so far, line by line.
-pub(super) struct Report<'a> {
-    spec: &'a DatasetSpec,
+pub(super) struct Report<'a, W: Wanted> {
+    wanted: &'a W,
     looked: Vec<String>,
 }
 
-impl<'a> Report<'a> {
-    pub(super) fn new(spec: &'a DatasetSpec) -> Self {
+impl<'a, W: Wanted> Report<'a, W> {
+    pub(super) fn new(wanted: &'a W) -> Self {
         Report {
-            spec,
+            wanted,
             looked: Vec::new(),
         }
     }
@@ -25,13 +24,13 @@ impl<'a> Report<'a> {
         self.looked.push(format!("{place}: not set"));
     }
 
-    /// Records what `dir` holds; returns its files if it has all four.
+    /// Records what `dir` holds; returns its files if it has them all.
     pub(super) fn check(
         &mut self,
         label: &str,
         dir: &Path,
-        state: DirState,
-    ) -> Option<[std::path::PathBuf; 4]> {
+        state: DirState<W::Files>,
+    ) -> Option<W::Files> {
         let what = match state {
             DirState::Complete(paths) => return Some(paths),
             DirState::NoDirectory => "no such directory".to_string(),
@@ -46,30 +45,29 @@ impl<'a> Report<'a> {
         let what = format!(
             "the directory given with --data ({}) does not hold the {} files",
             dir.display(),
-            self.spec.title
+            self.wanted.title()
         );
         self.finish(&what, None)
     }
 
     pub(super) fn download_failed(self, cache: &Path, e: &DatasetError) -> DatasetError {
-        let headline = format!("{} was not found", self.spec.title);
+        let headline = format!("{} was not found", self.wanted.title());
         let download = format!("downloading into {} failed: {e}", cache.display());
         self.finish(&headline, Some(download))
     }
 
     pub(super) fn no_download(self, why: &str) -> DatasetError {
-        let headline = format!("{} was not found", self.spec.title);
+        let headline = format!("{} was not found", self.wanted.title());
         let download = format!("no download was tried: {why}");
         self.finish(&headline, Some(download))
     }
 
     fn finish(self, headline: &str, download: Option<String>) -> DatasetError {
-        let spec = self.spec;
-        let names: Vec<&str> = spec.files().iter().map(|f| f.name.as_str()).collect();
+        let wanted = self.wanted;
         let mut m = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(m, "{headline}.");
-        let _ = writeln!(m, "Looked for {} (each plain or .gz) in:", names.join(", "));
+        let _ = writeln!(m, "Looked for {} in:", wanted.file_list());
         for line in &self.looked {
             let _ = writeln!(m, "  - {line}");
         }
@@ -77,21 +75,25 @@ impl<'a> Report<'a> {
             let _ = writeln!(m, "{download}");
         }
         let _ = writeln!(m, "To fix it, do one of:");
-        if let Some(package) = spec.apt_package {
+        if let Some(package) = wanted.apt_package() {
             let _ = writeln!(m, "  - install it: apt-get install {package}");
+        }
+        if let Some(step) = wanted.manual_step() {
+            let _ = writeln!(m, "  - {step}");
         }
         let _ = writeln!(
             m,
-            "  - set {DATA_ENV}=/path to a directory holding the four files (or a {}/ \
-             subdirectory holding them)",
-            spec.name
+            "  - set {DATA_ENV}=/path to a directory holding {} (or a {}/ subdirectory holding \
+             them)",
+            wanted.files_phrase(),
+            wanted.dir_name()
         );
         let _ = write!(
             m,
             "  - pass --data DIR (LoadOptions::data_dir) naming such a directory"
         );
         DatasetError::NotFound {
-            dataset: spec.title.to_string(),
+            dataset: wanted.title().to_string(),
             message: m,
         }
     }
