@@ -13,6 +13,7 @@ mod output;
 mod commands;
 mod data;
 mod memory;
+mod model_arg;
 mod progress;
 mod run_files;
 

@@ -452,7 +452,7 @@ fn a_model_that_is_not_a_fashion_mnist_classifier_is_refused() {
     ] {
         assert_usage_error(
             &convlab(&args),
-            "maps (None, 28, 28, 1) to (None, 3), but Fashion-MNIST needs",
+            "the last layer outputs (None, 3), but Fashion-MNIST has 10 classes",
         );
     }
 }

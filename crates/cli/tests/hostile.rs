@@ -246,8 +246,10 @@ fn every_split_is_checked_against_the_model() {
         let mut args = args.clone();
         args.extend(["--no-verify", "--data", s(&mixed)]);
         let o = convlab(&args);
-        assert_refused(&o, "t10k-images-idx3-ubyte holds 32x32 images");
-        assert!(text(&o.stderr).contains("train-images-idx3-ubyte holds 28x28"));
+        assert_refused(
+            &o,
+            "t10k-images-idx3-ubyte: the images are 32x32x1 (rows x cols x channels), but Fashion-MNIST images are 28x28x1",
+        );
     }
     // Every image 32x32: the model reads 28x28x1, so nothing runs.
     let big = tiny_data("all-32", 32, 32);
@@ -262,7 +264,7 @@ fn every_split_is_checked_against_the_model() {
     ]);
     assert_refused(
         &o,
-        "the training images are 32x32x1, but the model takes 28x28x1",
+        "train-images-idx3-ubyte: the images are 32x32x1 (rows x cols x channels), but Fashion-MNIST images are 28x28x1",
     );
     assert!(!out.exists());
     let o = convlab(&[
@@ -273,7 +275,10 @@ fn every_split_is_checked_against_the_model() {
         "--data",
         s(&big),
     ]);
-    assert_refused(&o, "are 32x32x1, but the model takes 28x28x1");
+    assert_refused(
+        &o,
+        "the images are 32x32x1 (rows x cols x channels), but Fashion-MNIST images are 28x28x1",
+    );
 }
 
 #[cfg(unix)]

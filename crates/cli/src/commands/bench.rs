@@ -6,15 +6,20 @@
 //!   marked. Direct and Winograd are checked to agree with im2col before anything is timed.
 //! - `train`: one epoch of the chapter's setup on the real data (48,000 training images at batch
 //!   32, then the 12,000 validation images): seconds, images per second, and the GFLOP/s those
-//!   FLOP counts imply.
+//!   FLOP counts imply. `--model FILE` times another network (and `--dataset` its data).
 //! - `predict`: images per second of `predict` over the 10,000 test images (batch 256).
+//!
+//! FLOP are counted as 2 per multiply-add of the direct algorithm (Conv2D and Dense layers
+//! only), whatever algorithm runs: a training step is the forward pass, the weight gradients and
+//! the input gradients of every layer but the first (see `model_flop`).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use convlab_nn::{chapter_model, Adam, Dataset, FitOptions, Loss, Optimizer};
+use convlab_nn::{Adam, Dataset, FitOptions, Layer, Loss, Optimizer, Sequential};
 use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward, winograd_applies};
 use convlab_tensor::conv_relu_pool::{
     conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_forward,
@@ -27,12 +32,13 @@ use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Pool2dGeometry, Ten
 use super::ConvArg;
 use crate::data::{self, DataArgs};
 use crate::memory;
+use crate::model_arg::model_or_chapter;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// im2col, direct and Winograd convolution, forward and backward.
     Conv(ConvBenchArgs),
-    /// Seconds per training epoch on Fashion-MNIST.
+    /// Seconds per training epoch (the chapter's model on Fashion-MNIST, or --model on --dataset).
     Train(TrainBenchArgs),
     /// Inference: images per second of `predict` on the 10,000 test images.
     Predict(PredictBenchArgs),
@@ -48,6 +54,9 @@ pub struct PredictBenchArgs {
     repeats: usize,
     #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
     conv: ConvArg,
+    /// The network: a model file or a checkpoint (default: the chapter's).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -61,6 +70,9 @@ pub struct ConvBenchArgs {
     /// the chapter's two conv layers).
     #[arg(long)]
     shape: Vec<String>,
+    /// Benchmark the Conv2D layers of this model (a model file or a checkpoint) instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "shape")]
+    model: Option<PathBuf>,
     /// Minimum time spent measuring each case, in seconds.
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
@@ -75,6 +87,10 @@ pub struct TrainBenchArgs {
     batch_size: usize,
     #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
     conv: ConvArg,
+    /// The network: a model file (TOML or Keras JSON) or a checkpoint's architecture (default:
+    /// the chapter's). Its weights are drawn from seed 42.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -162,13 +178,13 @@ fn conv(args: ConvBenchArgs) -> Result<ExitCode> {
         "--seconds must be between 0 and 3600, got {}",
         args.seconds
     );
-    let shapes = if args.shape.is_empty() {
-        vec![
+    let shapes = match &args.model {
+        Some(path) => model_conv_shapes(path)?,
+        None if args.shape.is_empty() => vec![
             "28x28x1:3x3:32:1:same".to_string(),
             "14x14x32:3x3:64:1:same".to_string(),
-        ]
-    } else {
-        args.shape.clone()
+        ],
+        None => args.shape.clone(),
     };
     outln!(
         "batch {}, {} thread(s), vector kernels {}; median of >= {:.1}s per case",
@@ -346,10 +362,67 @@ fn ensure_agrees(shape: &str, checks: &[CheckResult]) -> Result<()> {
     Ok(())
 }
 
-/// FLOP per image of the chapter's model (conv1 0.45 M, conv2 7.23 M, dense 0.63 M multiply-adds
-/// x 2): forward 8.31 MFLOP; a training step is about 3x the forward (24.5 MFLOP).
-const FORWARD_FLOP: f64 = 8.31e6;
-const TRAIN_FLOP: f64 = 24.5e6;
+/// The Conv2D layers of a model as `--shape` problems (`HxWxC:KHxKW:COUT:STRIDE:PAD`).
+fn model_conv_shapes(path: &Path) -> Result<Vec<String>> {
+    let model = model_or_chapter(Some(path), 42, ConvArg::Auto)?;
+    let mut shapes = Vec::new();
+    for entry in model.layers() {
+        let Layer::Conv2D(conv) = &entry.layer else {
+            continue;
+        };
+        let &[h, w, c] = entry.input_shape.as_slice() else {
+            continue;
+        };
+        let (kh, kw) = (conv.kernel_size.0, conv.kernel_size.1);
+        anyhow::ensure!(
+            conv.strides.0 == conv.strides.1,
+            "--model {}: layer {} has strides ({}, {}); bench conv times one stride for both axes",
+            path.display(),
+            entry.name,
+            conv.strides.0,
+            conv.strides.1
+        );
+        let pad = match conv.padding {
+            Padding::Same => "same",
+            Padding::Valid => "valid",
+        };
+        shapes.push(format!(
+            "{h}x{w}x{c}:{kh}x{kw}:{}:{}:{pad}",
+            conv.filters, conv.strides.0
+        ));
+    }
+    anyhow::ensure!(
+        !shapes.is_empty(),
+        "--model {}: the model has no Conv2D layer",
+        path.display()
+    );
+    Ok(shapes)
+}
+
+/// FLOP per image of a model's forward pass and training step, counted as 2 per multiply-add of
+/// the direct algorithm in Conv2D and Dense layers. A training step adds each layer's weight
+/// gradient (as much work as its forward) and input gradient (the same again, except for the
+/// first layer with weights, whose input needs none). The chapter's model: 8.31 MFLOP forward,
+/// 24.0 MFLOP a step.
+fn model_flop(model: &Sequential) -> (f64, f64) {
+    let (mut forward, mut train) = (0.0, 0.0);
+    let mut first = true;
+    for entry in model.layers() {
+        let macs = match &entry.layer {
+            Layer::Conv2D(conv) => {
+                let out: f64 = entry.output_shape.iter().map(|&d| d as f64).product();
+                let cin = *entry.input_shape.last().unwrap_or(&1) as f64;
+                out * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
+            }
+            Layer::Dense(dense) => entry.input_shape[0] as f64 * dense.units as f64,
+            _ => continue,
+        };
+        forward += 2.0 * macs;
+        train += 2.0 * macs * if first { 2.0 } else { 3.0 };
+        first = false;
+    }
+    (forward, train)
+}
 
 fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(
@@ -357,8 +430,10 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         "--epochs must be between 1 and 1000"
     );
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let mut model = chapter_model(42, args.conv.into());
-    let data = data::load(&args.data, model.input_shape())?;
+    let mut model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
+    let what = model_label(args.model.as_deref());
+    let data = data::load(&args.data, &model, &what)?;
+    let (forward_flop, train_flop) = model_flop(&model);
     memory::check_batch(&model, args.batch_size, data.train.len(), true)?;
     model.compile(
         Optimizer::Adam(Adam::default()),
@@ -371,6 +446,14 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         ..FitOptions::default()
     };
     outln!(
+        "model {} ({} parameters; {:.2} MFLOP forward, {:.2} MFLOP a training step per image) on {}",
+        model.name,
+        convlab_nn::with_commas(model.count_params()),
+        forward_flop / 1e6,
+        train_flop / 1e6,
+        data.dataset.title()
+    )?;
+    outln!(
         "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s), vector kernels {}",
         args.epochs,
         data.train.items.len(),
@@ -382,7 +465,7 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
     let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
     for e in &history.epochs {
-        let flop = n_train * TRAIN_FLOP + n_val * FORWARD_FLOP;
+        let flop = n_train * train_flop + n_val * forward_flop;
         outln!(
             "epoch {}: {:.2} s, {:.0} images/s, {:.1} GFLOP/s - loss {:.4} - val_accuracy {:.4}",
             e.epoch,
@@ -396,6 +479,14 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How a bench names its model in errors.
+fn model_label(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("--model {}", path.display()),
+        None => "the chapter's model".to_string(),
+    }
+}
+
 /// `predict` of the chapter's model (untrained: the weights do not change the work) over the test
 /// split, timed from the u8 images to the probabilities, batch by batch as `evaluate` runs it.
 fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
@@ -404,8 +495,10 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
         (1..=1000).contains(&args.repeats),
         "--repeats must be between 1 and 1000"
     );
-    let model = chapter_model(42, args.conv.into());
-    let data = data::load(&args.data, model.input_shape())?;
+    let model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
+    let what = model_label(args.model.as_deref());
+    let data = data::load(&args.data, &model, &what)?;
+    let (forward_flop, _) = model_flop(&model);
     memory::check_batch(&model, args.batch_size, data.test.len(), false)?;
     let indices: Vec<usize> = (0..data.test.len()).collect();
     outln!(
@@ -433,7 +526,7 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
         "{:.3} s, {:.0} images/s, {:.1} GFLOP/s",
         median,
         n / median,
-        n * FORWARD_FLOP / median / 1e9
+        n * forward_flop / median / 1e9
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,8 +8,8 @@ use clap::Args;
 use convlab_nn::{Adam, Dataset, Loss, Optimizer};
 use convlab_tensor::reduce::argmax_last_axis;
 
-use super::load_classifier;
-use crate::data::{self, DataArgs, Split, CLASS_NAMES};
+use super::load_model;
+use crate::data::{self, DataArgs, Split};
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -30,8 +30,9 @@ pub struct EvaluateArgs {
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
-    let mut model = load_classifier(&args.model)?;
-    let data = data::load(&args.data, model.input_shape())?;
+    let mut model = load_model(&args.model)?;
+    let what = format!("--model {}", args.model.display());
+    let data = data::load(&args.data, &model, &what)?;
     let split = data.split(args.split);
     crate::memory::check_batch(&model, args.batch_size, split.len(), false)?;
     // The optimizer plays no part in evaluation; compile only sets the loss.
@@ -48,7 +49,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         eval.accuracy.unwrap_or(f32::NAN)
     )?;
     if args.confusion {
-        print_confusion(&model, split, args.batch_size)?;
+        print_confusion(&model, split, args.batch_size, data.class_names())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -57,6 +58,7 @@ fn print_confusion(
     model: &convlab_nn::Sequential,
     split: &convlab_nn::U8Images,
     batch_size: usize,
+    class_names: &[&str],
 ) -> Result<()> {
     let mut counts = [[0usize; 10]; 10];
     let indices: Vec<usize> = (0..split.len()).collect();
@@ -69,12 +71,12 @@ fn print_confusion(
     }
     let width = 12;
     out!("{:>width$}", "true \\ pred")?;
-    for name in CLASS_NAMES {
+    for name in class_names {
         out!(" {:>8}", &name[..name.len().min(8)])?;
     }
     outln!()?;
     for (t, row) in counts.iter().enumerate() {
-        out!("{:>width$}", CLASS_NAMES[t])?;
+        out!("{:>width$}", class_names[t])?;
         for c in row {
             out!(" {c:>8}")?;
         }

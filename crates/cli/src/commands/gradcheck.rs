@@ -20,7 +20,8 @@ use convlab_nn::{chapter_model, ConvAlgorithm, Sequential};
 use convlab_tensor::reference::report::CheckResult;
 use convlab_tensor::reference::{agreement, checks};
 
-use super::load_model;
+use super::ConvArg;
+use crate::model_arg::Source;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LayerArg {
@@ -42,8 +43,9 @@ pub struct GradcheckArgs {
     /// Seed of the inputs, the projections and the dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Run layer (c) on this model (a checkpoint, at its weights) instead of the standard ones.
-    #[arg(long, value_name = "CHECKPOINT")]
+    /// Run layer (c) on this model instead of the standard ones: a model file (TOML or Keras
+    /// JSON, its weights drawn from --seed) or a checkpoint (at its trained weights).
+    #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// Elements of each weight checked by central differences in a model of more than 5,000
     /// weights (each costs two passes of the f64 network); smaller ones check every element.
@@ -88,7 +90,7 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
     let wants = |layer: LayerArg| args.layer == LayerArg::All || args.layer == layer;
     let mut results = Vec::new();
     if let Some(path) = &args.model {
-        let model = load_model(path)?;
+        let model = Source::open(path)?.into_model(args.seed, ConvArg::Auto)?;
         crate::memory::check_batch(&model, args.batch, args.batch, true)?;
         results.extend(network(&model, &args, args.seed)?);
     } else {

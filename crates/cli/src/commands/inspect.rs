@@ -5,7 +5,11 @@
 //!   colour scale (-0.5..0.5); `--untrained` does all this for a freshly initialised model with the
 //!   same architecture and seed, so trained-against-untrained is two commands.
 //! - `feature-maps --model FILE --layer 0 --index 0 --out maps.png`: that layer's output for one
-//!   image, as a 4 x 8 grid (for 32 maps), with the input image beside it.
+//!   image, as a 4 x 8 grid (for 32 maps), with the input image beside it; any layer whose
+//!   output has height, width and channels (Conv2D, the poolings, a Dropout after them).
+//!
+//! Both work for any model: `--model` takes a checkpoint, or (for `weights`) a model file, whose
+//! weights are then the untrained ones drawn from `--seed`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +19,9 @@ use clap::{Args, Subcommand};
 use convlab_cli::draw::{histogram, side_by_side, ColorScale, GridOpts};
 use convlab_nn::{chapter_model, ConvAlgorithm, Dataset, LayerEntry, Sequential};
 
-use super::{channel_grid, input_image, load_model, write_output};
+use super::{channel_grid, input_image, load_model, write_output, ConvArg};
 use crate::data::{self, DataArgs, Split};
+use crate::model_arg::Source;
 
 #[derive(Subcommand, Debug)]
 pub enum InspectCommand {
@@ -26,15 +31,29 @@ pub enum InspectCommand {
     FeatureMaps(FeatureMapsArgs),
 }
 
+/// `convlab inspect weights --help`: how a kernel becomes a picture.
+const FILTERS_HELP: &str = "\
+Filters: a Conv2D kernel (kh, kw, in, out) is drawn as one tile of kh x kw cells per filter (out
+tiles, 16 to a row), each cell coloured by its weight on the fixed --vmin..--vmax scale (blue
+below zero, red above). A kernel that reads several input channels (every Conv2D after the first,
+or a first layer on CIFAR-10's R, G, B) has one kh x kw slice per input channel and filter:
+--channel C draws the slices of input channel C (default 0), so `--channel 1` on a CIFAR-10
+model's first layer shows what each filter does with green.";
+
 #[derive(Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, after_help = FILTERS_HELP)]
 pub struct WeightsArgs {
-    /// A model saved by `convlab train` (with --untrained and no model: the chapter's, seed 42).
-    #[arg(long)]
+    /// A checkpoint saved by `convlab train`, or a model file (TOML or Keras JSON: its untrained
+    /// weights, drawn from --seed). With --untrained and no model: the chapter's, seed 42.
+    #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// Layer index (0 is the first Conv2D).
+    /// Layer index, from 0 (the chapter's first Conv2D is 0, its second 2; see `convlab summary`).
     #[arg(long, default_value_t = 0)]
     layer: usize,
+    /// The seed of a model file's weights and of the chapter's --untrained ones (a checkpoint's
+    /// --untrained weights are the ones its run started from).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
     /// Use a freshly initialised model of the same architecture and seed.
     #[arg(long)]
     untrained: bool,
@@ -49,7 +68,7 @@ pub struct WeightsArgs {
     vmin: f32,
     #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
     vmax: f32,
-    /// For kernels with several input channels: which one to draw.
+    /// For kernels with several input channels: which one to draw (see below).
     #[arg(long, default_value_t = 0)]
     channel: usize,
 }
@@ -57,14 +76,16 @@ pub struct WeightsArgs {
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct FeatureMapsArgs {
-    #[arg(long)]
+    /// A checkpoint saved by `convlab train`.
+    #[arg(long, value_name = "CHECKPOINT")]
     model: PathBuf,
+    /// Layer index, from 0: any layer whose output has height, width and channels.
     #[arg(long, default_value_t = 0)]
     layer: usize,
     /// Which image (from 0) of the split.
     #[arg(long, default_value_t = 0)]
     index: usize,
-    /// Default: all 60,000 training images, as the chapter's train_input.
+    /// Default: all the training images, as the chapter's train_input.
     #[arg(long, value_enum, default_value_t = Split::All)]
     split: Split,
     #[arg(long)]
@@ -115,11 +136,25 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
         args.vmax
     );
     let model = match (&args.model, args.untrained) {
-        (Some(path), false) => load_model(path)?,
-        (Some(path), true) => Sequential::from_config(&load_model(path)?.config())?,
-        (None, true) => chapter_model(42, ConvAlgorithm::Auto),
+        (Some(path), untrained) => {
+            let source = Source::open(path)?;
+            let fresh = matches!(source, Source::File(_));
+            let model = source.into_model(args.seed, ConvArg::Auto)?;
+            if untrained && !fresh {
+                // The checkpoint's own seed: the weights its run started from.
+                Sequential::from_config(&model.config())?
+            } else {
+                model
+            }
+        }
+        (None, true) => chapter_model(args.seed, ConvAlgorithm::Auto),
         (None, false) => anyhow::bail!("give --model FILE (or --untrained for a fresh model)"),
     };
+    let untrained = args.untrained
+        || args
+            .model
+            .as_deref()
+            .is_some_and(|p| !crate::model_arg::is_checkpoint(p));
     let entry = layer(&model, args.layer)?;
     let (Some(kernel), bias) = (entry.weight("kernel"), entry.weight("bias")) else {
         anyhow::bail!(
@@ -129,11 +164,7 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
             entry.layer.kind()
         );
     };
-    let state = if args.untrained {
-        "untrained"
-    } else {
-        "trained"
-    };
+    let state = if untrained { "untrained" } else { "trained" };
     let (mean, std) = mean_std(kernel.data());
     outln!(
         "layer {} {} ({}), {state}",
@@ -183,12 +214,11 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     super::check_output("--out", &args.out)?;
     let model = load_model(&args.model)?;
     crate::memory::check_batch(&model, 1, 1, false)?;
-    anyhow::ensure!(
-        model.input_shape() == [28, 28, 1],
-        "{}: the model takes {:?} inputs, not Fashion-MNIST's 28x28x1 images",
-        args.model.display(),
-        model.input_shape()
-    );
+    let what = format!("--model {}", args.model.display());
+    let dataset = args.data.dataset_for(&model)?;
+    if let Some(problem) = data::input_mismatch(&model, dataset) {
+        anyhow::bail!("{what}: {problem} (--dataset chooses the data)");
+    }
     let entry = layer(&model, args.layer)?;
     let &[h, w, c] = entry.output_shape.as_slice() else {
         anyhow::bail!(
@@ -198,7 +228,7 @@ fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
             entry.output_shape
         );
     };
-    let data = data::load(&args.data, model.input_shape())?;
+    let data = data::load_dataset(&args.data, dataset)?;
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),

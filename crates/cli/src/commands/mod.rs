@@ -46,27 +46,6 @@ pub fn load_model(path: &Path) -> Result<Sequential> {
     Ok(convlab_nn::checkpoint::load_model(path)?)
 }
 
-/// Loads a model that classifies Fashion-MNIST: input (28, 28, 1), 10 outputs.
-pub fn load_classifier(path: &Path) -> Result<Sequential> {
-    let model = load_model(path)?;
-    check_classifier(&model, path)?;
-    Ok(model)
-}
-
-/// Refuses a model that does not map Fashion-MNIST images to 10 classes (instead of failing, or
-/// drawing nonsense, halfway through a command).
-pub fn check_classifier(model: &Sequential, path: &Path) -> Result<()> {
-    use convlab_nn::layers::keras_shape;
-    anyhow::ensure!(
-        model.input_shape() == [28, 28, 1] && model.output_shape() == [10],
-        "{}: the model maps {} to {}, but Fashion-MNIST needs (None, 28, 28, 1) to (None, 10)",
-        path.display(),
-        keras_shape(model.input_shape()),
-        keras_shape(model.output_shape())
-    );
-    Ok(())
-}
-
 /// A grid of `count` images of `height x width`: image j is column `offset + j` of `data`, read
 /// as `height * width` rows of `row_len` values. A kernel (kh, kw, in, out) is kh*kw rows of
 /// in*out (offset channel*out picks one input channel); an NHWC output (1, h, w, c) is h*w rows
@@ -101,11 +80,23 @@ pub fn channel_grid(
     Ok(image_grid(&tiles, count.div_ceil(cols), cols, opts)?)
 }
 
-/// One input image (1, H, W, 1) in grey, as the chapter draws it, scaled up `scale` times.
+/// One input image (1, H, W, C), scaled up `scale` times: in colour when it has three channels
+/// (CIFAR-10's R, G, B), else its first channel in grey, as the chapter draws it.
 pub fn input_image(x: &Tensor, scale: usize) -> Result<RgbImage> {
-    let [_, height, width, _] = x.dims4("input image");
+    let [_, height, width, channels] = x.dims4("input image");
+    if channels == 3 {
+        let mut image = RgbImage::new(width * scale, height * scale, [0, 0, 0])?;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        for (i, rgb) in x.data().chunks_exact(3).enumerate() {
+            let colour = [byte(rgb[0]), byte(rgb[1]), byte(rgb[2])];
+            let (row, col) = (i / width, i % width);
+            image.fill_rect(col * scale, row * scale, scale, scale, colour);
+        }
+        return Ok(image);
+    }
+    let first: Vec<f32> = x.data().iter().step_by(channels).copied().collect();
     let tile = Tile {
-        values: x.data(),
+        values: &first,
         height,
         width,
     };

@@ -9,9 +9,9 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use convlab_cli::draw::{model_dot, model_svg, LayerBox};
 use convlab_nn::layers::keras_shape;
-use convlab_nn::{chapter_model, ConvAlgorithm};
 
-use super::{load_model, write_output};
+use super::{write_output, ConvArg};
+use crate::model_arg::model_or_chapter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -21,8 +21,9 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct PlotModelArgs {
-    /// A model saved by `convlab train` (default: the chapter's model).
-    #[arg(long)]
+    /// A model file (TOML or Keras JSON) or a checkpoint saved by `convlab train` (default: the
+    /// chapter's model).
+    #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     #[arg(long)]
     out: PathBuf,
@@ -33,10 +34,7 @@ pub struct PlotModelArgs {
 
 pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
     super::check_output("--out", &args.out)?;
-    let model = match &args.model {
-        Some(path) => load_model(path)?,
-        None => chapter_model(42, ConvAlgorithm::Auto),
-    };
+    let model = model_or_chapter(args.model.as_deref(), 42, ConvArg::Auto)?;
     // Keras draws the input as a box of its own first.
     let input = keras_shape(model.input_shape());
     let mut boxes = vec![LayerBox::new("input_layer", "InputLayer", &input, &input)];

@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::Args;
 use convlab_nn::Dataset;
 
-use super::{input_image, load_classifier, write_output};
-use crate::data::{self, DataArgs, Split, CLASS_NAMES};
+use super::{input_image, load_model, write_output};
+use crate::data::{self, DataArgs, Split};
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -22,7 +22,7 @@ pub struct PredictArgs {
     index: usize,
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
-    /// Also save the image as a PNG (scaled up 8x).
+    /// Also save the image as a PNG (scaled up 8x; in colour for CIFAR-10).
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -30,12 +30,15 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let model = load_classifier(&args.model)?;
+    let model = load_model(&args.model)?;
+    let what = format!("--model {}", args.model.display());
+    data::check_model(&model, args.data.dataset_for(&model)?, &what)?;
     if let Some(out) = &args.out {
         super::check_output("--out", out)?;
     }
     crate::memory::check_batch(&model, 1, 1, false)?;
-    let data = data::load(&args.data, model.input_shape())?;
+    let data = data::load(&args.data, &model, &what)?;
+    let class_names = data.class_names();
     let split = data.split(args.split);
     anyhow::ensure!(
         args.index < split.len(),
@@ -47,17 +50,12 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     );
     let x = split.inputs(&[args.index]);
     let probs = model.predict(&x, 1)?;
-    anyhow::ensure!(
-        probs.len() == CLASS_NAMES.len(),
-        "the model has {} outputs, not Fashion-MNIST's 10 classes",
-        probs.len()
-    );
     let label = split.labels[split.items[args.index]] as usize;
     outln!(
         "{:?} image {} (true class: {})",
         args.split,
         args.index,
-        CLASS_NAMES[label]
+        class_names[label]
     )?;
     let mut ranked: Vec<(usize, f32)> = probs.data().iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -65,7 +63,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
         let mark = if class == label { "  <- true" } else { "" };
         outln!(
             "{:>12} {p:.4} {}{mark}",
-            CLASS_NAMES[class],
+            class_names[class],
             "#".repeat((p.clamp(0.0, 1.0) * 40.0).round() as usize)
         )?;
     }

@@ -4,30 +4,26 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::model_arg::model_or_chapter;
 use anyhow::Result;
 use clap::Args;
-use convlab_nn::chapter_model;
-
-use super::load_model;
 
 #[derive(Args, Debug)]
 pub struct SummaryArgs {
-    /// A model saved by `convlab train` (default: the chapter's model, untrained).
-    #[arg(long)]
+    /// A model file (TOML or Keras JSON) or a checkpoint saved by `convlab train` (default: the
+    /// chapter's model, untrained).
+    #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// Also print which kernel runs each layer (the plan `convlab_tensor::plan` chooses).
     #[arg(long)]
     plan: bool,
-    /// With --plan: the convolution algorithm to plan for (a checkpoint's layers keep theirs).
+    /// With --plan: the convolution algorithm to plan for (auto keeps each layer's own).
     #[arg(long, value_enum, default_value_t = super::ConvArg::Auto)]
     conv: super::ConvArg,
 }
 
 pub fn run(args: SummaryArgs) -> Result<ExitCode> {
-    let model = match &args.model {
-        Some(path) => load_model(path)?,
-        None => chapter_model(42, args.conv.into()),
-    };
+    let model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
     out!("{}", model.summary())?;
     if args.plan {
         out!("{}", model.plan_table())?;

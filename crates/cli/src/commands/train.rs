@@ -25,8 +25,9 @@ use convlab_nn::{
 use serde::{Deserialize, Serialize};
 
 use super::ConvArg;
-use crate::data::{self, DataArgs};
+use crate::data::{self, DataArgs, DatasetArg};
 use crate::memory;
+use crate::model_arg::{model_file, set_conv};
 use crate::progress::Progress;
 use crate::run_files::{RunFiles, RunLock};
 
@@ -82,6 +83,10 @@ pub struct TrainArgs {
     /// settings saved in it; only --checkpoint, --data and --threads may be given with it.
     #[arg(long, value_name = "BACKUP")]
     resume: Option<PathBuf>,
+    /// The network to train: a model file (convlab's TOML or Keras's model.to_json(); see
+    /// models/). Default: the chapter's CNN (models/chapter8.toml).
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    model: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -99,9 +104,16 @@ struct Settings {
     limit: Option<usize>,
     optimizer: OptimizerArg,
     lr: Option<f32>,
+    /// The dataset's `--dataset` name; backups written before 2026-12 trained on Fashion-MNIST.
+    #[serde(default = "fashion_mnist")]
+    dataset: DatasetArg,
     /// Backups written before 2026-12 stored the checkpoint's path here; it is read and ignored.
     #[serde(default, rename = "checkpoint", skip_serializing)]
     _old_checkpoint: Option<serde::de::IgnoredAny>,
+}
+
+fn fashion_mnist() -> DatasetArg {
+    DatasetArg::FashionMnist
 }
 
 impl Settings {
@@ -115,6 +127,7 @@ impl Settings {
             limit: args.limit,
             optimizer: args.optimizer,
             lr: args.lr,
+            dataset: args.data.dataset.unwrap_or(DatasetArg::FashionMnist),
             _old_checkpoint: None,
         }
     }
@@ -182,7 +195,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 Some(checkpoint) => checkpoint.clone(),
                 None => RunFiles::checkpoint_of_backup(path)?,
             };
-            super::check_classifier(&model, path)?;
             let settings: Settings =
                 serde_json::from_value(state.extra.clone()).with_context(|| {
                     format!(
@@ -195,6 +207,17 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--resume {}: its settings", path.display()))?;
             check_resumed(&state, &settings)
                 .with_context(|| format!("--resume {}", path.display()))?;
+            anyhow::ensure!(
+                args.data.dataset.is_none_or(|d| d == settings.dataset),
+                "--resume {}: the run trains on {}; --dataset cannot change that",
+                path.display(),
+                settings.dataset.name()
+            );
+            data::check_model(
+                &model,
+                settings.dataset,
+                &format!("--resume {}", path.display()),
+            )?;
             anyhow::ensure!(
                 state.epochs_done <= settings.epochs
                     && state.history.epochs.len() == state.epochs_done,
@@ -229,9 +252,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 
     let (mut model, resume) = match resumed {
         Some((model, state)) => (model, Some(state)),
-        None => (chapter_model(settings.seed, settings.conv.into()), None),
+        None => (new_model(&args, &settings)?, None),
     };
-    let data = data::load(&args.data, model.input_shape())?;
+    model.dataset = Some(settings.dataset.name().to_string());
+    let data = data::load_dataset(&args.data, settings.dataset)?;
     let mut train = data.train.clone();
     if let Some(limit) = settings.limit {
         train.items.truncate(limit);
@@ -242,7 +266,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     files.create_dir()?;
     let _lock = RunLock::acquire(&files.checkpoint)?;
     note!(
-        "Fashion-MNIST: {} training, {} validation, {} test images; {} thread(s)",
+        "{}: {} training, {} validation, {} test images; {} thread(s)",
+        settings.dataset.title(),
         train.items.len(),
         data.val.items.len(),
         data.test.items.len(),
@@ -366,6 +391,33 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The model a new run trains: `--model FILE` built from the seed, or the chapter's; either
+/// must classify the dataset's images (a model file's error names its line and layer).
+fn new_model(args: &TrainArgs, settings: &Settings) -> Result<Sequential> {
+    let Some(path) = &args.model else {
+        let model = chapter_model(settings.seed, settings.conv.into());
+        data::check_model(&model, settings.dataset, "the chapter's model")?;
+        return Ok(model);
+    };
+    let file = model_file(path, "--model")?;
+    let mut model = file.build(settings.seed)?;
+    set_conv(&mut model, settings.conv);
+    let dataset = settings.dataset;
+    if model.input_shape() != dataset.item_shape() {
+        let problem = data::mismatch(&model, dataset).unwrap_or_default();
+        return Err(file
+            .input_error(format!("{problem} (--dataset chooses the data)"))
+            .into());
+    }
+    if let Some(problem) = data::mismatch(&model, dataset) {
+        let last = model.layers().len() - 1;
+        return Err(file
+            .layer_error(last, format!("{problem} (--dataset chooses the data)"))
+            .into());
+    }
+    Ok(model)
 }
 
 /// Refuses a backup whose parts disagree (a crafted or damaged file): its optimizer must be the

@@ -195,12 +195,7 @@ fn convert(value: &Spanned<DeValue>) -> Result<Value, String> {
         ),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(_) => return Err("a date has no meaning in a model file".into()),
-        DeValue::Array(items) => Value::List(
-            items
-                .iter()
-                .map(convert)
-                .collect::<Result<_, _>>()?,
-        ),
+        DeValue::Array(items) => Value::List(items.iter().map(convert).collect::<Result<_, _>>()?),
         DeValue::Table(table) => Value::Map(
             table
                 .iter()
