@@ -1,8 +1,34 @@
 //! convlab-nn: Keras-style layers, `Sequential` models, optimizers, losses, training with
 //! callbacks, and checkpoints, on top of convlab's autograd.
 //!
+//! ```
+//! use convlab_nn::prelude::*;
+//!
+//! // model = keras.Sequential([Conv2D(4, 3, activation="relu"), MaxPooling2D(2), Flatten(),
+//! //                           Dense(2, activation="softmax")])
+//! let mut model = Sequential::new(&[6, 6, 1]).seed(42);
+//! model.add(Conv2D::new(4, 3).activation(Activation::Relu)).unwrap();
+//! model.add(MaxPooling2D::new(2)).unwrap();
+//! model.add(Flatten::new()).unwrap();
+//! model.add(Dense::new(2).activation(Activation::Softmax)).unwrap();
+//! model.compile(Optimizer::Adam(Adam::default()), Loss::SparseCategoricalCrossentropy);
+//!
+//! // Eight 6x6 images (bright ones are class 1) and one epoch of model.fit.
+//! let x: Vec<f32> = (0..8 * 36).map(|i| if i / 36 % 2 == 1 { 0.9 } else { 0.1 }).collect();
+//! let data = InMemory {
+//!     x: Tensor::new(&[8, 6, 6, 1], x).unwrap(),
+//!     y: Targets::Sparse((0..8).map(|i| i % 2).collect()),
+//! };
+//! let history = model.fit(&data, None, &FitOptions::default(), &mut []).unwrap();
+//! assert_eq!(history.epochs.len(), 1);
+//! ```
+//!
+//! The same model can be a file (`model_file`: TOML, or Keras's `model.to_json()`);
+//! `examples/chapter8.rs` is the chapter's whole program, `examples/custom_model.rs` a model of
+//! your own on data of your own.
+//!
 //! Read in this order: `layers/` (what a model is made of), `sequential.rs` (building and
-//! running a model), `summary.rs`, then training: `loss.rs`, `optimizers/`, `fit.rs`,
+//! running a model), `model_file/` (models written down), `summary.rs`, then training: `loss.rs`, `optimizers/`, `fit.rs`,
 //! `callbacks.rs`, and `checkpoint/`.
 
 pub mod activation;

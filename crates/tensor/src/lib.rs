@@ -13,6 +13,22 @@
 //! - `busy_wait`: keeps the pool's threads looking for work through a training or inference
 //!   loop instead of falling asleep between kernels.
 //!
+//! ```
+//! use convlab_tensor::conv2d::conv2d_forward;
+//! use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
+//!
+//! // One 4x4 grey image, one 3x3 kernel of ones, `same` padding: each output sums a window.
+//! let x = Tensor::new(&[1, 4, 4, 1], (1..=16).map(|v| v as f32).collect()).unwrap();
+//! let w = Tensor::new(&[3, 3, 1, 1], vec![1.0; 9]).unwrap();
+//! let g = Conv2dGeometry::new(x.shape(), w.shape(), (1, 1), Padding::Same).unwrap();
+//! let y = conv2d_forward(&g, &x, &w, None, ConvAlgorithm::Im2col);
+//! assert_eq!(y.shape(), [1, 4, 4, 1]);
+//! assert_eq!(y.data()[0], 1.0 + 2.0 + 5.0 + 6.0); // the corner sees four pixels
+//! // Every algorithm computes the same function (to rounding):
+//! let direct = conv2d_forward(&g, &x, &w, None, ConvAlgorithm::Direct);
+//! assert_eq!(direct.data(), y.data());
+//! ```
+//!
 //! Conventions: tensors are NHWC, kernels (KH, KW, C_in, C_out) like Keras, `same` padding by
 //! TensorFlow's rule. Kernels run on rayon's thread pool (`RAYON_NUM_THREADS=1` makes them serial).
 //! Shapes that come from a person are checked and return `TensorError`; a kernel handed tensors
