@@ -28,7 +28,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "convlab",
     version,
-    about = "A from-scratch CNN lab: the Fashion-MNIST chapter, trained and inspected in Rust",
+    about = "A from-scratch CNN lab: the Fashion-MNIST chapter and your own models, trained and inspected in Rust",
     propagate_version = true,
     allow_negative_numbers = true
 )]
@@ -42,7 +42,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train the chapter's model (defaults: the chapter's settings).
+    /// Train a model (default: the chapter's, with the chapter's settings; --model FILE for yours).
     Train(commands::train::TrainArgs),
     /// Loss and accuracy of a saved model on the validation or test set.
     Evaluate(commands::evaluate::EvaluateArgs),
@@ -63,6 +63,8 @@ enum Command {
     /// Benchmarks: convolution algorithms, or a training epoch on the real data.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Write a trained model for other tools: ONNX (for ONNX Runtime, Netron, ...).
+    Export(commands::export::ExportArgs),
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere nothing to do).
@@ -199,5 +201,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gradcheck(args) => commands::gradcheck::run(args),
         Command::Explain(cmd) => commands::explain::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),
+        Command::Export(args) => commands::export::run(args),
     }
 }

@@ -185,6 +185,28 @@ fn a_model_file_trains_and_its_checkpoint_needs_no_model_file() {
         ]),
         "feature maps need a (height, width, channels) output",
     );
+    // ONNX export: an ONNX ModelProto (ir_version 7 first), and nothing for a model file.
+    let onnx = dir.join("lenet.onnx");
+    let out = assert_ok(&convlab(&["export", "--model", ck, "--out", s(&onnx)]));
+    assert!(
+        out.contains("input \"input\": float32 [batch, 28, 28, 1]"),
+        "{out}"
+    );
+    let bytes = fs::read(&onnx).unwrap();
+    assert_eq!(&bytes[..2], [0x08, 0x07]);
+    assert!(bytes.len() > 61_706 * 4, "{} bytes", bytes.len());
+    let never = dir.join("never.onnx");
+    assert_refused(
+        &convlab(&[
+            "export",
+            "--model",
+            &repo("models/lenet5.toml"),
+            "--out",
+            s(&never),
+        ]),
+        "export needs trained weights",
+    );
+    assert!(!never.exists());
     // The architecture came from the file, so retraining it from the checkpoint is refused.
     assert_refused(
         &convlab(&["train", "--model", ck, "--epochs", "1"]),

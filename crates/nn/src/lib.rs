@@ -43,6 +43,7 @@ pub mod layers;
 pub mod loss;
 pub mod model_file;
 pub mod network_check;
+pub mod onnx;
 pub mod optimizers;
 pub mod plan;
 pub mod reference_network;

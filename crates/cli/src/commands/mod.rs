@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod evaluate;
 pub mod explain;
+pub mod export;
 pub mod gradcheck;
 pub mod inspect;
 pub mod plot_model;
