@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 #[macro_use]
 mod output;
+mod alloc_peak;
 mod commands;
 mod data;
 mod memory;
@@ -21,8 +22,9 @@ mod run_files;
 /// With glibc's allocator each such buffer is a fresh mmap and munmap, and the page faults and
 /// TLB shootdowns that follow took about 40% of an epoch (docs/PERFORMANCE.md). mimalloc keeps
 /// freed pages for reuse.
+/// (Wrapped in a meter that `bench conv` turns on to measure a kernel's extra memory.)
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc_peak::Metered = alloc_peak::Metered;
 
 #[derive(Parser)]
 #[command(

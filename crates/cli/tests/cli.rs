@@ -456,3 +456,118 @@ fn a_model_that_is_not_a_fashion_mnist_classifier_is_refused() {
         );
     }
 }
+
+#[test]
+fn bench_peak_measures_one_and_all_threads() {
+    let o = convlab(&[
+        "bench",
+        "peak",
+        "--seconds",
+        "0.01",
+        "--repeats",
+        "1",
+        "--threads-list",
+        "1,2",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (row, threads) in rows.iter().zip([1, 2]) {
+        assert_eq!(row["threads"], threads);
+        assert!(row["gflops"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert_usage_error(
+        &convlab(&["bench", "peak", "--threads-list", "0"]),
+        "each count must be between 1 and 1024",
+    );
+}
+
+#[test]
+fn bench_conv_writes_csv_and_json_rows_for_every_plan_and_direction() {
+    let dir = scratch("bench-conv");
+    let problems = dir.join("problems.txt");
+    std::fs::write(
+        &problems,
+        "# two small layers\n8x8x4:3x3:8:1:same\n\n9x9x3:5x5:4:2:valid # strided\n",
+    )
+    .unwrap();
+    let o = convlab(&[
+        "bench",
+        "conv",
+        "--batch-file",
+        problems.to_str().unwrap(),
+        "--seconds",
+        "0",
+        "--threads-list",
+        "1,2",
+        "--format",
+        "json",
+        "--sweep",
+        "batch=1,3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for key in [
+        "problem",
+        "batch",
+        "threads",
+        "algorithm",
+        "direction",
+        "min_ms",
+        "median_ms",
+        "gflops",
+        "peak_share",
+        "workspace_bytes",
+        "max_rel_err",
+    ] {
+        assert!(rows.iter().all(|r| r.get(key).is_some()), "{key}");
+    }
+    // 3x3 stride 1: im2col, direct, Winograd and their fused plans; 5x5 stride 2: no Winograd.
+    let count = |problem: &str, threads: u64, batch: u64| {
+        rows.iter()
+            .filter(|r| r["problem"] == problem && r["threads"] == threads && r["batch"] == batch)
+            .count()
+    };
+    assert_eq!(count("8x8x4:3x3:8:1:same", 2, 3), 12);
+    assert_eq!(count("9x9x3:5x5:4:2:valid", 1, 1), 8);
+    assert!(rows
+        .iter()
+        .all(|r| r["max_rel_err"].as_f64().unwrap() < 0.1));
+    assert!(rows
+        .iter()
+        .all(|r| r["direction"] == "fwd" || r["direction"] == "bwd"));
+    let o = convlab(&[
+        "bench",
+        "conv",
+        "--shape",
+        "6x6x2:3x3:4:1:valid",
+        "--seconds",
+        "0",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("problem,batch,threads,algorithm,direction,min_ms"));
+    assert_eq!(lines.count(), 12);
+    std::fs::write(&problems, "8x8x4:3x3:8:1:same\n8x8x4:3x3\n").unwrap();
+    assert_usage_error(
+        &convlab(&["bench", "conv", "--batch-file", problems.to_str().unwrap()]),
+        "problems.txt:2",
+    );
+    assert_usage_error(
+        &convlab(&["bench", "conv", "--sweep", "height=1,2"]),
+        "expected batch=LIST or channels=LIST",
+    );
+}

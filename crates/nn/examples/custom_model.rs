@@ -26,7 +26,11 @@ fn stripes(n: usize, seed: u64) -> InMemory {
         for r in 0..SIDE {
             for c in 0..SIDE {
                 let along = if label == 0 { r } else { c };
-                let stripe = if (along + phase).is_multiple_of(3) { 0.8 } else { 0.1 };
+                let stripe = if (along + phase).is_multiple_of(3) {
+                    0.8
+                } else {
+                    0.1
+                };
                 pixels.push(stripe + 0.2 * rng.uniform());
             }
         }

@@ -7,6 +7,7 @@
 //! - `pool2d`: max and average pooling;
 //! - `conv_relu_pool`: convolution, ReLU and max pooling fused, a few images at a time;
 //! - `plan`: the one place that chooses which of these runs a layer;
+//! - `peak`: this machine's measured FMA peak, which `convlab bench` gives shares of;
 //! - `isa`: which vector instructions the kernels use, detected at run time (`CONVLAB_MAX_ISA`);
 //! - `elementwise`, `reduce`, `softmax`: the small kernels of activations and losses;
 //! - `rng`: the seeded generator every random draw in convlab comes from;
@@ -47,6 +48,7 @@ pub mod elementwise;
 pub mod error;
 pub mod gemm;
 pub mod isa;
+pub mod peak;
 pub mod plan;
 pub mod pool2d;
 pub mod recycle;

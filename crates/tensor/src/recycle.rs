@@ -82,6 +82,22 @@ pub fn take(len: usize) -> Vec<f32> {
     crate::elementwise::zeros(len)
 }
 
+/// Frees every buffer convlab keeps for reuse: this pool, and the per-thread scratch of the
+/// convolution kernels on every thread of the pool (the patch matrices, padded images,
+/// Winograd tiles, masked dy). Training never needs this; `convlab bench conv` calls it before
+/// measuring a kernel's extra memory, so what the kernel needs is allocated in front of the meter.
+pub fn release_scratch() {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    pool.buffers.clear();
+    pool.bytes = 0;
+    drop(pool);
+    let release = || {
+        crate::conv2d::release_thread_buffers();
+    };
+    rayon::broadcast(|_| release());
+    release();
+}
+
 /// Keeps `v`'s storage for a later `take`, if it is large and the pool has room.
 pub(crate) fn give(v: Vec<f32>) {
     if v.capacity() >= MIN_POOLED {

@@ -29,6 +29,12 @@ thread_local! {
     static MASKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Frees this thread's kept buffers (`recycle::release_scratch`), so the next call allocates
+/// them again, where a memory meter sees them.
+pub(crate) fn release_thread_buffers() {
+    MASKED.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+}
+
 /// Runs `f` on a block's dy (which starts at element `first` of dy) and its column sums (the
 /// block's db). With a fused ReLU's output `relu_y` (all of it), dy is first masked where y is
 /// not positive: ReLU's backward, into a buffer this thread reuses, in the same pass as the sums.

@@ -32,6 +32,13 @@ thread_local! {
     static FRAME: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Frees this thread's kept buffers (`recycle::release_scratch`), so the next call allocates
+/// them again, where a memory meter sees them.
+pub(crate) fn release_thread_buffers() {
+    PATCHES.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+    FRAME.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+}
+
 /// Target size of one block's patch matrix plus its slice of y (or dy): 256K values (1 MB), so
 /// that both stay in one core's L2 cache (2 MB here) from im2col through the GEMM to the bias and
 /// ReLU. conv2 (288 taps + 64 outputs per row, 196 rows per image) makes that 3 images; conv1

@@ -316,6 +316,13 @@ pub fn conv2d_forward(
     }
 }
 
+/// Frees this thread's kernel scratch (see `recycle::release_scratch`).
+pub(crate) fn release_thread_buffers() {
+    im2col::release_thread_buffers();
+    blocks::release_thread_buffers();
+    winograd::release_thread_buffers();
+}
+
 /// Backward pass with the chosen algorithm. dx is computed only if `need_dx`: a first layer's
 /// input is the data, whose gradient nobody uses.
 pub fn conv2d_backward(

@@ -121,6 +121,11 @@ thread_local! {
         const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
+/// Frees this thread's kept buffers (`recycle::release_scratch`).
+pub(crate) fn release_thread_buffers() {
+    BUFFERS.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+}
+
 /// Whether Winograd F(2x2, 3x3) computes this convolution: 3x3 kernels at stride 1.
 pub fn applies(g: &Conv2dGeometry) -> bool {
     g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1

@@ -1,0 +1,222 @@
+//! `convlab bench conv|train|predict|peak`: how fast the kernels, a training epoch and inference
+//! run here, and how fast this machine could go.
+//!
+//! - `conv` (`conv.rs`): every convolution algorithm and fused plan, forward and backward, for
+//!   the chapter's two layers, any `--shape`, a model's layers or a `--batch-file`, each checked
+//!   against the f64 reference before it is timed; time, GFLOP/s, share of the peak, extra
+//!   memory and error, as a table, CSV or JSON lines.
+//! - `train`: one epoch of the chapter's setup on the real data (48,000 training images at batch
+//!   32, then the 12,000 validation images): seconds, images per second, and the GFLOP/s those
+//!   FLOP counts imply. `--model FILE` times another network (and `--dataset` its data).
+//! - `predict`: images per second of `predict` over the 10,000 test images (batch 256).
+//! - `peak` (`peak.rs`): the measured FMA peak, on 1 and on all threads.
+//!
+//! FLOP are counted as 2 per multiply-add of the direct algorithm (Conv2D and Dense layers
+//! only), whatever algorithm runs: a training step is the forward pass, the weight gradients and
+//! the input gradients of every layer but the first (see `model_flop`).
+
+mod conv;
+mod peak;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use convlab_nn::{Adam, Dataset, FitOptions, Layer, Loss, Optimizer, Sequential};
+
+pub use conv::ConvBenchArgs;
+pub use peak::PeakBenchArgs;
+
+use super::ConvArg;
+use crate::data::{self, DataArgs};
+use crate::memory;
+use crate::model_arg::model_or_chapter;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// im2col, direct and Winograd convolution, forward and backward.
+    Conv(ConvBenchArgs),
+    /// Seconds per training epoch (the chapter's model on Fashion-MNIST, or --model on --dataset).
+    Train(TrainBenchArgs),
+    /// Inference: images per second of `predict` on the 10,000 test images.
+    Predict(PredictBenchArgs),
+    /// This machine's fused multiply-add peak (GFLOP/s) on 1 and on all threads, measured.
+    Peak(PeakBenchArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct PredictBenchArgs {
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Times to predict the whole test split; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
+    conv: ConvArg,
+    /// The network: a model file or a checkpoint (default: the chapter's).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct TrainBenchArgs {
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, value_enum, default_value_t = ConvArg::Auto)]
+    conv: ConvArg,
+    /// The network: a model file (TOML or Keras JSON) or a checkpoint's architecture (default:
+    /// the chapter's). Its weights are drawn from seed 42.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Conv(args) => conv::run(args),
+        BenchCommand::Train(args) => train(args),
+        BenchCommand::Predict(args) => predict(args),
+        BenchCommand::Peak(args) => peak::run(args),
+    }
+}
+
+/// FLOP per image of a model's forward pass and training step, counted as 2 per multiply-add of
+/// the direct algorithm in Conv2D and Dense layers. A training step adds each layer's weight
+/// gradient (as much work as its forward) and input gradient (the same again, except for the
+/// first layer with weights, whose input needs none). The chapter's model: 8.31 MFLOP forward,
+/// 24.0 MFLOP a step.
+fn model_flop(model: &Sequential) -> (f64, f64) {
+    let (mut forward, mut train) = (0.0, 0.0);
+    let mut first = true;
+    for entry in model.layers() {
+        let macs = match &entry.layer {
+            Layer::Conv2D(conv) => {
+                let out: f64 = entry.output_shape.iter().map(|&d| d as f64).product();
+                let cin = *entry.input_shape.last().unwrap_or(&1) as f64;
+                out * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
+            }
+            Layer::Dense(dense) => entry.input_shape[0] as f64 * dense.units as f64,
+            _ => continue,
+        };
+        forward += 2.0 * macs;
+        train += 2.0 * macs * if first { 2.0 } else { 3.0 };
+        first = false;
+    }
+    (forward, train)
+}
+
+fn train(args: TrainBenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(
+        (1..=1000).contains(&args.epochs),
+        "--epochs must be between 1 and 1000"
+    );
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    let mut model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
+    let what = model_label(args.model.as_deref());
+    let data = data::load(&args.data, &model, &what)?;
+    let (forward_flop, train_flop) = model_flop(&model);
+    memory::check_batch(&model, args.batch_size, data.train.len(), true)?;
+    model.compile(
+        Optimizer::Adam(Adam::default()),
+        Loss::SparseCategoricalCrossentropy,
+    );
+    let opts = FitOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        seed: 42,
+        ..FitOptions::default()
+    };
+    outln!(
+        "model {} ({} parameters; {:.2} MFLOP forward, {:.2} MFLOP a training step per image) on {}",
+        model.name,
+        convlab_nn::with_commas(model.count_params()),
+        forward_flop / 1e6,
+        train_flop / 1e6,
+        data.dataset.title()
+    )?;
+    outln!(
+        "training {} epoch(s): {} images + {} validation, batch {}, {} thread(s), vector kernels {}",
+        args.epochs,
+        data.train.items.len(),
+        data.val.items.len(),
+        args.batch_size,
+        rayon::current_num_threads(),
+        convlab_tensor::isa::describe()
+    )?;
+    let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
+    let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
+    for e in &history.epochs {
+        let flop = n_train * train_flop + n_val * forward_flop;
+        outln!(
+            "epoch {}: {:.2} s, {:.0} images/s, {:.1} GFLOP/s - loss {:.4} - val_accuracy {:.4}",
+            e.epoch,
+            e.seconds,
+            (n_train + n_val) / e.seconds,
+            flop / e.seconds / 1e9,
+            e.loss,
+            e.val_accuracy.unwrap_or(f32::NAN)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a bench names its model in errors.
+fn model_label(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("--model {}", path.display()),
+        None => "the chapter's model".to_string(),
+    }
+}
+
+/// `predict` of the chapter's model (untrained: the weights do not change the work) over the test
+/// split, timed from the u8 images to the probabilities, batch by batch as `evaluate` runs it.
+fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    anyhow::ensure!(
+        (1..=1000).contains(&args.repeats),
+        "--repeats must be between 1 and 1000"
+    );
+    let model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
+    let what = model_label(args.model.as_deref());
+    let data = data::load(&args.data, &model, &what)?;
+    let (forward_flop, _) = model_flop(&model);
+    memory::check_batch(&model, args.batch_size, data.test.len(), false)?;
+    let indices: Vec<usize> = (0..data.test.len()).collect();
+    outln!(
+        "predicting {} test images, batch {}, {} thread(s), vector kernels {}, median of {}",
+        indices.len(),
+        args.batch_size,
+        rayon::current_num_threads(),
+        convlab_tensor::isa::describe(),
+        args.repeats
+    )?;
+    let mut times = Vec::new();
+    for _ in 0..args.repeats {
+        let start = Instant::now();
+        // Batch by batch from the u8 images, as `evaluate` runs.
+        for batch in indices.chunks(args.batch_size) {
+            let probs = model.predict(&data.test.inputs(batch), args.batch_size)?;
+            std::hint::black_box(probs);
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64();
+    let n = indices.len() as f64;
+    outln!(
+        "{:.3} s, {:.0} images/s, {:.1} GFLOP/s",
+        median,
+        n / median,
+        n * forward_flop / median / 1e9
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
