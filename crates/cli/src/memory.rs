@@ -83,15 +83,44 @@ fn values_per_item(model: &Sequential) -> f64 {
             .sum::<f64>()
 }
 
-/// What a training step of `batch` items needs: each activation is kept for the backward pass
-/// beside its gradient, a mask or argmax and a workspace, about four f32 values for each.
-pub fn training_step_bytes(model: &Sequential, batch: usize) -> f64 {
-    batch as f64 * values_per_item(model) * 4.0 * 4.0
+/// The largest patch matrix of one image among the model's Conv2D layers (im2col's workspace:
+/// one row of KH*KW*C values per output pixel), in values. Each thread builds at least one
+/// image's at a time, however the batch is blocked.
+fn largest_patch_matrix(model: &Sequential) -> f64 {
+    model
+        .layers()
+        .iter()
+        .filter_map(|l| match &l.layer {
+            convlab_nn::Layer::Conv2D(conv) => {
+                let out: f64 = l.output_shape.iter().map(|&d| d as f64).product();
+                let pixels = out / conv.filters as f64;
+                let cin = *l.input_shape.last().unwrap_or(&1) as f64;
+                Some(pixels * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin)
+            }
+            _ => None,
+        })
+        .fold(0.0, f64::max)
 }
 
-/// What inference on `batch` items needs: each activation and the workspace that makes it.
+/// Bytes of the weights, plus the patch matrices all threads may build at once.
+fn fixed_bytes(model: &Sequential, copies_of_weights: f64) -> f64 {
+    let weights = model.count_params() as f64;
+    let threads = rayon::current_num_threads() as f64;
+    4.0 * (weights * copies_of_weights + threads * largest_patch_matrix(model))
+}
+
+/// What a training step of `batch` items needs: each activation is kept for the backward pass
+/// beside its gradient, a mask or argmax and a workspace, about four f32 values for each; the
+/// weights four times (themselves, their gradients and Adam's two moments); and im2col's patch
+/// matrices.
+pub fn training_step_bytes(model: &Sequential, batch: usize) -> f64 {
+    batch as f64 * values_per_item(model) * 4.0 * 4.0 + fixed_bytes(model, 4.0)
+}
+
+/// What inference on `batch` items needs: each activation and the workspace that makes it, the
+/// weights, and im2col's patch matrices.
 pub fn inference_bytes(model: &Sequential, batch: usize) -> f64 {
-    batch as f64 * values_per_item(model) * 4.0 * 2.0
+    batch as f64 * values_per_item(model) * 4.0 * 2.0 + fixed_bytes(model, 1.0)
 }
 
 /// Refuses `--batch-size` when the largest batch it makes (no more than `items`) would not fit,

@@ -51,7 +51,13 @@ impl Source {
     /// sets every Conv2D's algorithm (a model file's own `algorithm` stays under auto).
     pub fn into_model(self, seed: u64, conv: ConvArg) -> Result<Sequential> {
         let mut model = match self {
-            Source::File(file) => file.build(seed)?,
+            Source::File(file) => {
+                crate::memory::ensure_fits(
+                    &format!("{}: its {} weights", file.file, file.weight_count()),
+                    file.weight_count() as f64 * 4.0,
+                )?;
+                file.build(seed)?
+            }
             Source::Checkpoint(model) => model,
         };
         set_conv(&mut model, conv);

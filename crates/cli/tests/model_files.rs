@@ -518,3 +518,58 @@ fn cifar10_trains_a_colour_model() {
     );
     let _ = fs::remove_dir_all(&data);
 }
+
+#[test]
+fn an_output_never_replaces_its_own_input() {
+    let dir = scratch("self");
+    let model = dir.join("m.toml");
+    fs::copy(repo("models/mlp.toml"), &model).unwrap();
+    let before = fs::read(&model).unwrap();
+    assert_refused(
+        &convlab(&["plot-model", "--model", s(&model), "--out", s(&model)]),
+        "is the --model file itself",
+    );
+    assert_refused(
+        &convlab(&[
+            "train",
+            "--model",
+            s(&model),
+            "--checkpoint",
+            s(&model),
+            "--epochs",
+            "1",
+        ]),
+        "is the --model file itself",
+    );
+    assert_eq!(fs::read(&model).unwrap(), before);
+    let ck = lenet_run();
+    let ck_before = fs::read(ck).unwrap();
+    assert_refused(
+        &convlab(&["export", "--model", s(ck), "--out", s(ck)]),
+        "is the --model file itself",
+    );
+    assert_eq!(fs::read(ck).unwrap(), ck_before);
+    // A model file where a checkpoint is needed says so.
+    assert_refused(
+        &convlab(&["evaluate", "--model", s(&model)]),
+        "this is a model file (an architecture without trained weights)",
+    );
+}
+
+#[test]
+fn gradcheck_of_a_window_far_wider_than_its_input_ends() {
+    let dir = scratch("wide-window");
+    let path = model_file(
+        &dir,
+        "wide.toml",
+        "input_shape = [28, 28, 1]\n[[layers]]\ntype = \"AveragePooling2D\"\npool_size = 9223372036854775807\npadding = \"same\"\n[[layers]]\ntype = \"Flatten\"\n[[layers]]\ntype = \"Dense\"\nunits = 10\n",
+    );
+    let out = assert_ok(&convlab(&[
+        "gradcheck",
+        "--model",
+        s(&path),
+        "--layer",
+        "c",
+    ]));
+    assert!(out.contains("checks passed"), "{out}");
+}

@@ -31,6 +31,7 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     super::check_output("--out", &args.out)?;
+    super::check_not_input("--out", &args.out, "--model", &args.model)?;
     anyhow::ensure!(
         crate::model_arg::is_checkpoint(&args.model),
         "--model {}: export needs trained weights, a checkpoint written by `convlab train` (a model file has none)",

@@ -59,6 +59,33 @@ pub struct GradcheckArgs {
     json: bool,
 }
 
+/// The f64 reference network's loops are plain: more multiply-adds an image than this (the
+/// chapter's model has 4.2 million) would keep layer (c) running for hours.
+const MAX_REFERENCE_MACS: f64 = 2e9;
+
+/// Refuses a model whose reference passes would take hours, before they start.
+fn check_reference_work(model: &Sequential, path: &std::path::Path) -> Result<()> {
+    let macs: f64 = model
+        .layers()
+        .iter()
+        .map(|l| match &l.layer {
+            convlab_nn::Layer::Conv2D(conv) => {
+                let out: f64 = l.output_shape.iter().map(|&d| d as f64).product();
+                let cin = *l.input_shape.last().unwrap_or(&1) as f64;
+                out * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
+            }
+            convlab_nn::Layer::Dense(dense) => l.input_shape[0] as f64 * dense.units as f64,
+            _ => 0.0,
+        })
+        .sum();
+    anyhow::ensure!(
+        macs <= MAX_REFERENCE_MACS,
+        "--model {}: {macs:.2e} multiply-adds an image, more than the {MAX_REFERENCE_MACS:.0e} the f64 reference loops check in reasonable time; check a smaller model",
+        path.display()
+    );
+    Ok(())
+}
+
 /// Models with more weights than this get sampled central differences.
 const FULL_CHECK_WEIGHTS: usize = 5_000;
 
@@ -92,6 +119,7 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
     if let Some(path) = &args.model {
         let model = Source::open(path)?.into_model(args.seed, ConvArg::Auto)?;
         crate::memory::check_batch(&model, args.batch, args.batch, true)?;
+        check_reference_work(&model, path)?;
         results.extend(network(&model, &args, args.seed)?);
     } else {
         if wants(LayerArg::A) {

@@ -127,6 +127,9 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
     for (name, path) in [("--hist", &args.hist), ("--filters", &args.filters)] {
         if let Some(path) = path {
             super::check_output(name, path)?;
+            if let Some(model) = &args.model {
+                super::check_not_input(name, path, "--model", model)?;
+            }
         }
     }
     anyhow::ensure!(
@@ -212,6 +215,7 @@ fn weights(args: WeightsArgs) -> Result<ExitCode> {
 
 fn feature_maps(args: FeatureMapsArgs) -> Result<ExitCode> {
     super::check_output("--out", &args.out)?;
+    super::check_not_input("--out", &args.out, "--model", &args.model)?;
     let model = load_model(&args.model)?;
     crate::memory::check_batch(&model, 1, 1, false)?;
     let what = format!("--model {}", args.model.display());

@@ -44,7 +44,27 @@ impl From<ConvArg> for ConvAlgorithm {
 
 /// Loads a model saved by `train`; the error names the file and the problem.
 pub fn load_model(path: &Path) -> Result<Sequential> {
+    anyhow::ensure!(
+        !path.is_file() || crate::model_arg::is_checkpoint(path),
+        "--model {}: this is a model file (an architecture without trained weights); this command needs a checkpoint written by `convlab train --model {}`",
+        path.display(),
+        path.display()
+    );
     Ok(convlab_nn::checkpoint::load_model(path)?)
+}
+
+/// Refuses an output that is the command's own input file (`--out model.toml` beside `--model
+/// model.toml` would replace the model with the picture).
+pub fn check_not_input(out_arg: &str, out: &Path, in_arg: &str, input: &Path) -> Result<()> {
+    let (Ok(a), Ok(b)) = (std::fs::canonicalize(out), std::fs::canonicalize(input)) else {
+        return Ok(()); // the output does not exist yet: it cannot be the input
+    };
+    anyhow::ensure!(
+        a != b,
+        "{out_arg} {} is the {in_arg} file itself; writing it would destroy the input: choose another path",
+        out.display()
+    );
+    Ok(())
 }
 
 /// A grid of `count` images of `height x width`: image j is column `offset + j` of `data`, read

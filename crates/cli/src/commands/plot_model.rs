@@ -34,6 +34,9 @@ pub struct PlotModelArgs {
 
 pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
     super::check_output("--out", &args.out)?;
+    if let Some(model) = &args.model {
+        super::check_not_input("--out", &args.out, "--model", model)?;
+    }
     let model = model_or_chapter(args.model.as_deref(), 42, ConvArg::Auto)?;
     // Keras draws the input as a box of its own first.
     let input = keras_shape(model.input_shape());

@@ -44,6 +44,7 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     data::check_model(&model, args.data.dataset_for(&model)?, &what)?;
     if let Some(out) = &args.out {
         super::check_output("--out", out)?;
+        super::check_not_input("--out", out, "--model", &args.model)?;
     }
     crate::memory::check_batch(&model, 1, 1, false)?;
     let data = data::load(&args.data, &model, &what)?;

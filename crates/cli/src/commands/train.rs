@@ -241,6 +241,22 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let files = RunFiles::new(checkpoint);
     files.check_writable()?;
+    // No output may be an input, except the backup a resumed run goes on updating.
+    for (arg, input) in [("--model", &args.model), ("--resume", &args.resume)] {
+        if let Some(input) = input {
+            for out in [
+                &files.checkpoint,
+                &files.history,
+                &files.backup,
+                &files.curves,
+            ] {
+                if arg == "--resume" && out == &files.backup {
+                    continue;
+                }
+                super::check_not_input("--checkpoint", out, arg, input)?;
+            }
+        }
+    }
     if let (Some(path), Some((_, state))) = (&args.resume, &resumed) {
         note!(
             "resuming from {} after epoch {} of {}",
@@ -402,6 +418,14 @@ fn new_model(args: &TrainArgs, settings: &Settings) -> Result<Sequential> {
         return Ok(model);
     };
     let file = model_file(path, "--model")?;
+    crate::memory::ensure_fits(
+        &format!(
+            "--model {}: its {} weights",
+            path.display(),
+            file.weight_count()
+        ),
+        file.weight_count() as f64 * 4.0 * 4.0,
+    )?;
     let mut model = file.build(settings.seed)?;
     set_conv(&mut model, settings.conv);
     let dataset = settings.dataset;

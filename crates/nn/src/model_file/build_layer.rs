@@ -305,13 +305,23 @@ impl<'a> Args<'a> {
                 return Err(self.error(
                     f,
                     format!(
-                        "unknown key {:?}: an initializer has class_name and config",
+                        "unknown key \"{}\": an initializer has class_name and config",
                         crate::text::escape(key)
                     ),
                 ));
             }
         }
-        let known = snake_case(class);
+        let mut known = snake_case(class);
+        if known == "variance_scaling" {
+            // Keras 2.0-2.2 save their defaults this way: glorot_* is scale 1 over fan_avg,
+            // he_* scale 2 over fan_in ("normal" then meant a truncated normal).
+            known = variance_scaling(config).ok_or_else(|| {
+                self.error(
+                    f,
+                    "convlab has VarianceScaling only as glorot (scale 1, fan_avg) and he (scale 2, fan_in)".into(),
+                )
+            })?;
+        }
         let mut mean = 0.0;
         let mut stddev = 0.05;
         if let Some(config) = config {
@@ -319,6 +329,9 @@ impl<'a> Args<'a> {
                 return Err(self.error(f, "config must be a table".into()));
             };
             for (key, value) in entries {
+                if class == "VarianceScaling" {
+                    break; // read by variance_scaling
+                }
                 match (key.as_str(), value, known.as_str()) {
                     // Keras writes its options' defaults as null (seed, and since 3.13
                     // input_axes and output_axes): null asks for nothing convlab lacks.
@@ -334,7 +347,7 @@ impl<'a> Args<'a> {
                     (other, _, _) => {
                         return Err(self.error(
                             f,
-                            format!("{} has no argument {:?} in convlab", class, crate::text::escape(other)),
+                            format!("{} has no argument \"{}\" in convlab", crate::text::escape(class), crate::text::escape(other)),
                         ))
                     }
                 }
@@ -466,7 +479,7 @@ impl<'a> Args<'a> {
             return Err(ArgError {
                 line: field.line.or(self.spec.line),
                 message: format!(
-                    "unknown argument {:?}; {} takes {}",
+                    "unknown argument \"{}\"; {} takes {}",
                     crate::text::escape(&field.name),
                     self.spec.class_name,
                     if takes.is_empty() {
@@ -500,6 +513,39 @@ fn number(value: &Value) -> Option<f64> {
         Value::Int(i) => Some(i as f64),
         _ => None,
     }
+}
+
+/// The Glorot or He initializer a Keras 2 `VarianceScaling` config stands for, or None.
+fn variance_scaling(config: Option<&Value>) -> Option<String> {
+    let config = config?;
+    let get = |k: &str| config.get(k);
+    if !matches!(get("seed"), None | Some(Value::Null)) {
+        return None;
+    }
+    let scale = match get("scale") {
+        None => 1.0,
+        Some(v) => number(v)?,
+    };
+    let mode = match get("mode") {
+        None => "fan_in",
+        Some(Value::Str(s)) => s.as_str(),
+        _ => return None,
+    };
+    let uniform = match get("distribution") {
+        None => false,
+        Some(Value::Str(s)) if s == "uniform" => true,
+        Some(Value::Str(s)) if s == "normal" || s == "truncated_normal" => false,
+        _ => return None,
+    };
+    let family = match (scale, mode) {
+        (1.0, "fan_avg") => "glorot",
+        (2.0, "fan_in") => "he",
+        _ => return None,
+    };
+    Some(format!(
+        "{family}_{}",
+        if uniform { "uniform" } else { "normal" }
+    ))
 }
 
 /// "GlorotUniform" and "glorot_uniform" name the same initializer.

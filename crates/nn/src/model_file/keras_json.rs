@@ -92,7 +92,7 @@ pub(crate) fn read(text: &str) -> Result<ModelSpec, ReadError> {
         }
         let mut fields = Vec::new();
         for (key, value) in config {
-            if key == "batch_input_shape" || key == "input_shape" {
+            if key == "batch_input_shape" {
                 if specs.is_empty() {
                     input_shape = Some((value, "batch_input_shape"));
                 }
@@ -125,9 +125,12 @@ pub(crate) fn read(text: &str) -> Result<ModelSpec, ReadError> {
             "no input shape: give the first layer input_shape=(28, 28, 1) (or add an Input, or call model.build) before model.to_json()".into(),
         ));
     };
-    // Keras writes the batch axis first, as null.
+    // Keras writes the batch axis first, as null (or a number for Input(batch_size=32)).
     let shape = match convert(shape) {
-        Ok(Value::List(mut dims)) if dims.first() == Some(&Value::Null) => {
+        Ok(Value::List(mut dims))
+            if matches!(dims.first(), Some(Value::Null) | Some(Value::Int(_)))
+                && dims.len() >= 2 =>
+        {
             dims.remove(0);
             Value::List(dims)
         }

@@ -120,6 +120,8 @@ pub struct ModelFile {
     lines: Vec<Option<usize>>,
     /// The line of `input_shape` (TOML).
     input_line: Option<usize>,
+    /// How many weights the model has (counted without building it).
+    weights: usize,
     /// How each layer is named in messages: `layers[2] (Conv2D)`.
     labels: Vec<String>,
 }
@@ -161,7 +163,18 @@ impl ModelFile {
 
     /// Parses model-file text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<ModelFile, ModelFileError> {
-        let format = if text.trim_start().starts_with('{') {
+        // A byte-order mark is not part of either format (editors on Windows write one).
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(trimmed).is_ok() {
+            return Err(ModelFileError {
+                file: file.to_string(),
+                line: None,
+                layer: None,
+                message: "JSON, but not a Keras model: model.to_json() writes one object with \"class_name\": \"Sequential\"".into(),
+            });
+        }
+        let format = if trimmed.starts_with('{') {
             Format::KerasJson
         } else {
             Format::Toml
@@ -192,6 +205,7 @@ impl ModelFile {
             },
             lines: spec.layers.iter().map(|l| l.line).collect(),
             input_line: spec.input_shape.line,
+            weights: 0,
             labels: spec
                 .layers
                 .iter()
@@ -224,7 +238,7 @@ impl ModelFile {
         if model.config.layers.is_empty() {
             return Err(model.error(None, None, "the model has no layers".into()));
         }
-        model.check_shapes()?;
+        model.weights = model.check_shapes()?;
         Ok(model)
     }
 
@@ -278,20 +292,27 @@ impl ModelFile {
 
     /// Walks the shapes as `Sequential::add` will, without allocating a weight: an impossible
     /// shape is reported at its layer, and a model of more than `MAX_WEIGHTS` is refused.
-    fn check_shapes(&self) -> Result<(), ModelFileError> {
+    fn check_shapes(&self) -> Result<usize, ModelFileError> {
         let mut shape = self.config.input_shape.clone();
         let mut weights = 0usize;
         for (index, layer) in self.config.layers.iter().enumerate() {
             let at = |message: String| self.error(None, Some(index), message);
             layer.validate().map_err(|e| at(e.to_string()))?;
             let values = checked_product("layer input shape", &shape).unwrap_or(usize::MAX);
-            if values > MAX_VALUES {
-                return Err(at(format!(
-                    "its input {} holds more than {MAX_VALUES} values an image (1 GiB), more than convlab builds",
+            if index == 0 && values > MAX_VALUES {
+                return Err(self.input_error(format!(
+                    "input_shape {} holds more than {MAX_VALUES} values an image (1 GiB), more than convlab builds",
                     crate::layers::keras_shape(&shape)
                 )));
             }
             let output = layer.output_shape(&shape).map_err(|e| at(e.to_string()))?;
+            // Blame the layer that makes a too-large output, not the one that reads it.
+            if checked_product("output shape", &output).map_or(true, |n| n > MAX_VALUES) {
+                return Err(at(format!(
+                    "its output {} holds more than {MAX_VALUES} values an image (1 GiB), more than convlab builds",
+                    crate::layers::keras_shape(&output)
+                )));
+            }
             for spec in layer.param_specs(&shape) {
                 weights = checked_product("weight", &spec.shape)
                     .ok()
@@ -305,15 +326,7 @@ impl ModelFile {
             }
             shape = output;
         }
-        if checked_product("output shape", &shape).map_or(true, |n| n > MAX_VALUES) {
-            let last = self.config.layers.len() - 1;
-            return Err(self.error(
-                None,
-                Some(last),
-                format!("its output holds more than {MAX_VALUES} values an image (1 GiB)"),
-            ));
-        }
-        Ok(())
+        Ok(weights)
     }
 
     /// The model, its weights drawn from `seed` (Glorot-uniform and zeros unless the file says).
@@ -323,6 +336,11 @@ impl ModelFile {
             ..self.config.clone()
         };
         Sequential::from_config(&config).map_err(|e| self.error(None, None, e.to_string()))
+    }
+
+    /// How many weights `build` will allocate (f32 each).
+    pub fn weight_count(&self) -> usize {
+        self.weights
     }
 
     /// The layers, as the file declares them.

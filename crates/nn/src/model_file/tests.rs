@@ -232,3 +232,53 @@ fn every_shipped_model_file_builds() {
     let lenet = ModelFile::read(&dir.join("lenet5.toml")).unwrap();
     assert_eq!(lenet.build(0).unwrap().count_params(), 61_706);
 }
+
+#[test]
+fn review_cases_read_as_a_person_means_them() {
+    // A comment holding [[ does not move a layer's line; inline tables start at their key.
+    let e = err("# see [[layers]] in README\ninput_shape = [28, 28, 1]\nlayers = [\n  { type = \"Flatten\" },\n  { type = \"Dense\", units = 10 },\n  { type = \"Conv3D\" },\n]\n");
+    assert_eq!(
+        (e.line, e.layer.as_deref()),
+        (Some(6), Some("layers[2] (Conv3D)")),
+        "{e}"
+    );
+    let e =
+        err("input_shape = [28, 28, 1]\n[[layers]]\n# was [[layers]] before\ntype = \"Conv9D\"\n");
+    assert_eq!(e.line, Some(2), "{e}");
+    // The layer that makes a too-large output is blamed, not the one after it.
+    let e = err("input_shape = [28, 28, 1]\n[[layers]]\ntype = \"Conv2D\"\nfilters = 400000\nkernel_size = 1\npadding = \"same\"\n[[layers]]\ntype = \"Flatten\"\n");
+    assert_eq!(e.layer.as_deref(), Some("layers[0] (Conv2D)"), "{e}");
+    // A byte-order mark before Keras's JSON; JSON that is not a Keras model.
+    let bom = format!("\u{feff}{KERAS2_JSON}");
+    assert!(ModelFile::parse("bom.json", &bom).is_ok());
+    let e = ModelFile::parse("a.json", "[{\"class_name\": \"Sequential\"}]").unwrap_err();
+    assert!(e.message.contains("JSON, but not a Keras model"), "{e}");
+    // Keras 2.0-2.2's VarianceScaling defaults, and Input(batch_size=32)'s batch_shape.
+    let old = KERAS2_JSON.replace(
+        "{\"class_name\": \"HeNormal\", \"config\": {\"seed\": null}}",
+        "{\"class_name\": \"VarianceScaling\", \"config\": {\"scale\": 1.0, \"mode\": \"fan_avg\", \"distribution\": \"uniform\", \"seed\": null}}",
+    );
+    let file = ModelFile::parse("old.json", &old).unwrap();
+    let Layer::Conv2D(conv) = &file.layers()[0] else {
+        panic!()
+    };
+    assert_eq!(conv.kernel_initializer, Initializer::GlorotUniform);
+    let odd = old.replace("\"scale\": 1.0", "\"scale\": 3.0");
+    assert!(ModelFile::parse("odd.json", &odd).is_err());
+    let sized = KERAS3_JSON.replace(
+        "\"batch_shape\": [null, 28, 28, 1]",
+        "\"batch_shape\": [32, 28, 28, 1]",
+    );
+    assert_eq!(
+        ModelFile::parse("b.json", &sized)
+            .unwrap()
+            .config
+            .input_shape,
+        [28, 28, 1]
+    );
+    // Escaped once, not twice.
+    let e = err(&format!(
+        "{HEAD}[[layers]]\ntype = \"Flatten\"\n\"na\\u001bme\" = 1\n"
+    ));
+    assert!(e.message.contains("\"na\\u{1b}me\""), "{e}");
+}

@@ -35,11 +35,11 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, x: &[f64]) -> (Vec<f64>, Vec<usize
             for ox in 0..wo {
                 for ci in 0..c {
                     let mut best: Option<(f64, usize)> = None;
-                    for ky in 0..ph {
+                    for ky in inside(oy, g.sh, g.pad_top, ph, h) {
                         let Some(iy) = tap(oy, g.sh, ky, g.pad_top, h) else {
                             continue;
                         };
-                        for kx in 0..pw {
+                        for kx in inside(ox, g.sw, g.pad_left, pw, w) {
                             let Some(ix) = tap(ox, g.sw, kx, g.pad_left, w) else {
                                 continue;
                             };
@@ -103,11 +103,11 @@ pub fn avg_pool2d_forward(g: &Pool2dGeometry, x: &[f64]) -> Vec<f64> {
             for ox in 0..wo {
                 for ci in 0..c {
                     let (mut sum, mut count) = (0.0, 0);
-                    for ky in 0..ph {
+                    for ky in inside(oy, g.sh, g.pad_top, ph, h) {
                         let Some(iy) = tap(oy, g.sh, ky, g.pad_top, h) else {
                             continue;
                         };
-                        for kx in 0..pw {
+                        for kx in inside(ox, g.sw, g.pad_left, pw, w) {
                             let Some(ix) = tap(ox, g.sw, kx, g.pad_left, w) else {
                                 continue;
                             };
@@ -138,22 +138,18 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, dy: &[f64]) -> Vec<f64> {
     } = *g;
     expect_len("avg_pool2d backward", "dy", dy, &[n, ho, wo, c]);
     let mut dx = vec![0.0; n * h * w * c];
-    let real = |o, stride, pad, window, size| {
-        (0..window)
-            .filter(|&k| tap(o, stride, k, pad, size).is_some())
-            .count()
-    };
+    let real = |o, stride, pad, window, size| inside(o, stride, pad, window, size).len();
     for ni in 0..n {
         for oy in 0..ho {
             for ox in 0..wo {
                 let count = real(oy, g.sh, g.pad_top, ph, h) * real(ox, g.sw, g.pad_left, pw, w);
                 for ci in 0..c {
                     let share = dy[((ni * ho + oy) * wo + ox) * c + ci] / count as f64;
-                    for ky in 0..ph {
+                    for ky in inside(oy, g.sh, g.pad_top, ph, h) {
                         let Some(iy) = tap(oy, g.sh, ky, g.pad_top, h) else {
                             continue;
                         };
-                        for kx in 0..pw {
+                        for kx in inside(ox, g.sw, g.pad_left, pw, w) {
                             let Some(ix) = tap(ox, g.sw, kx, g.pad_left, w) else {
                                 continue;
                             };
@@ -165,4 +161,20 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, dy: &[f64]) -> Vec<f64> {
         }
     }
     dx
+}
+
+/// The taps of output `o`'s window that land inside the input (the others are padding, which
+/// pooling skips): a window may be far wider than the input under `same` padding, and looping
+/// over its padding would take as long as the window is wide.
+fn inside(
+    o: usize,
+    stride: usize,
+    pad: usize,
+    window: usize,
+    input: usize,
+) -> std::ops::Range<usize> {
+    let start = o * stride; // the window's first tap, in padded coordinates
+    let first = pad.saturating_sub(start).min(window);
+    let last = (input + pad).saturating_sub(start).min(window);
+    first..last.max(first)
 }
