@@ -111,6 +111,16 @@ pub(crate) fn build_layer(spec: &LayerSpec, dialect: Dialect) -> Result<Layer> {
         }
         "Dropout" => {
             let rate = args.float("rate")?;
+            if !(0.0..1.0).contains(&rate) {
+                let f = args.spec.fields.iter().find(|f| f.name == "rate");
+                return Err(ArgError {
+                    line: f.and_then(|f| f.line).or(spec.line),
+                    message: format!(
+                        "rate = {}: must be at least 0 and below 1 (as a float32: {rate})",
+                        f.map_or(String::new(), |f| f.value.to_string())
+                    ),
+                });
+            }
             args.null_only("noise_shape")?;
             args.null_only("seed")?;
             Dropout::new(rate).into()
@@ -370,6 +380,10 @@ impl<'a> Args<'a> {
                 ))
             }
         };
+        // Out-of-range arguments (stddev 1e39 is infinite in float32) at the field's own line.
+        if let Some(problem) = init.problem() {
+            return Err(self.error(f, problem));
+        }
         Ok(init)
     }
 

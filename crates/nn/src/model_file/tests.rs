@@ -282,3 +282,14 @@ fn review_cases_read_as_a_person_means_them() {
     ));
     assert!(e.message.contains("\"na\\u{1b}me\""), "{e}");
 }
+
+#[test]
+fn range_errors_point_at_their_field() {
+    let e = err(&format!(
+        "{HEAD}[[layers]]\ntype = \"Flatten\"\n[[layers]]\ntype = \"Dropout\"\nrate = 0.99999999\n"
+    ));
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(e.message.contains("below 1 (as a float32: 1)"), "{e}");
+    let e = err(&format!("{HEAD}[[layers]]\ntype = \"Flatten\"\n[[layers]]\ntype = \"Dense\"\nunits = 10\nkernel_initializer = {{ class_name = \"RandomNormal\", config = {{ stddev = 1e39 }} }}\n"));
+    assert_eq!(e.line, Some(7), "{e}");
+}
