@@ -138,7 +138,14 @@ fn main() -> ExitCode {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            output::error_line(&format!("{first} (see convlab --help)"));
+            // clap lists an enum's values on a later line; the one line keeps them.
+            let valid = match e.get(clap::error::ContextKind::ValidValue) {
+                Some(clap::error::ContextValue::Strings(values)) => {
+                    format!("; it takes {}", values.join(", "))
+                }
+                _ => String::new(),
+            };
+            output::error_line(&format!("{first}{valid} (see convlab --help)"));
             return ExitCode::from(2);
         }
     };

@@ -87,16 +87,13 @@ fn values_per_item(model: &Sequential) -> f64 {
 /// one row of KH*KW*C values per output pixel), in values. Each thread builds at least one
 /// image's at a time, however the batch is blocked.
 fn largest_patch_matrix(model: &Sequential) -> f64 {
+    // A layer's multiply-adds are its output pixels x filters x (KH*KW*C): one patch row of
+    // KH*KW*C values per output pixel is the multiply-adds over the filters.
     model
         .layers()
         .iter()
         .filter_map(|l| match &l.layer {
-            convlab_nn::Layer::Conv2D(conv) => {
-                let out: f64 = l.output_shape.iter().map(|&d| d as f64).product();
-                let pixels = out / conv.filters as f64;
-                let cin = *l.input_shape.last().unwrap_or(&1) as f64;
-                Some(pixels * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin)
-            }
+            convlab_nn::Layer::Conv2D(conv) => Some(l.multiply_adds() / conv.filters as f64),
             _ => None,
         })
         .fold(0.0, f64::max)

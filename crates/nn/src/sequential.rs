@@ -39,6 +39,21 @@ impl LayerEntry {
         self.weights.iter().map(Tensor::len).sum()
     }
 
+    /// Multiply-adds of this layer's forward pass for one image, as direct convolution and a
+    /// plain matrix product do them (Conv2D: output values x KH x KW x C_in; Dense: in x units;
+    /// 0 for the layers without weights). The one count the benches and checks share.
+    pub fn multiply_adds(&self) -> f64 {
+        let size = |shape: &[usize]| shape.iter().map(|&d| d as f64).product::<f64>();
+        match &self.layer {
+            Layer::Conv2D(conv) => {
+                let cin = *self.input_shape.last().unwrap_or(&1) as f64;
+                size(&self.output_shape) * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
+            }
+            Layer::Dense(dense) => size(&self.input_shape) * dense.units as f64,
+            _ => 0.0,
+        }
+    }
+
     /// A weight by its Keras name ("kernel" or "bias").
     pub fn weight(&self, name: &str) -> Option<&Tensor> {
         let i = self.specs.iter().position(|s| s.name == name)?;

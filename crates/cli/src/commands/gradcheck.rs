@@ -65,19 +65,7 @@ const MAX_REFERENCE_MACS: f64 = 2e9;
 
 /// Refuses a model whose reference passes would take hours, before they start.
 fn check_reference_work(model: &Sequential, path: &std::path::Path) -> Result<()> {
-    let macs: f64 = model
-        .layers()
-        .iter()
-        .map(|l| match &l.layer {
-            convlab_nn::Layer::Conv2D(conv) => {
-                let out: f64 = l.output_shape.iter().map(|&d| d as f64).product();
-                let cin = *l.input_shape.last().unwrap_or(&1) as f64;
-                out * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
-            }
-            convlab_nn::Layer::Dense(dense) => l.input_shape[0] as f64 * dense.units as f64,
-            _ => 0.0,
-        })
-        .sum();
+    let macs: f64 = model.layers().iter().map(|l| l.multiply_adds()).sum();
     anyhow::ensure!(
         macs <= MAX_REFERENCE_MACS,
         "--model {}: {macs:.2e} multiply-adds an image, more than the {MAX_REFERENCE_MACS:.0e} the f64 reference loops check in reasonable time; check a smaller model",

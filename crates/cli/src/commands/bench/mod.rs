@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use convlab_nn::{Adam, Dataset, FitOptions, Layer, Loss, Optimizer, Sequential};
+use convlab_nn::{Adam, Dataset, FitOptions, Loss, Optimizer, Sequential};
 
 pub use conv::ConvBenchArgs;
 pub use peak::PeakBenchArgs;
@@ -97,16 +97,8 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
 fn model_flop(model: &Sequential) -> (f64, f64) {
     let (mut forward, mut train) = (0.0, 0.0);
     let mut first = true;
-    for entry in model.layers() {
-        let macs = match &entry.layer {
-            Layer::Conv2D(conv) => {
-                let out: f64 = entry.output_shape.iter().map(|&d| d as f64).product();
-                let cin = *entry.input_shape.last().unwrap_or(&1) as f64;
-                out * (conv.kernel_size.0 * conv.kernel_size.1) as f64 * cin
-            }
-            Layer::Dense(dense) => entry.input_shape[0] as f64 * dense.units as f64,
-            _ => continue,
-        };
+    for entry in model.layers().iter().filter(|e| !e.specs.is_empty()) {
+        let macs = entry.multiply_adds();
         forward += 2.0 * macs;
         train += 2.0 * macs * if first { 2.0 } else { 3.0 };
         first = false;
