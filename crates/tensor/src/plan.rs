@@ -24,8 +24,9 @@ pub enum ConvKernel {
     /// one GEMM. Wins on layers Winograd cannot take (strides, 1x1, 5x5) and on CPUs without
     /// AVX-512.
     Im2colPatches,
-    /// A loop over windows, vectorised over output channels, no patch matrix. Wins on nothing in
-    /// the chapter today (issue 19 is about that).
+    /// Blocks of output pixels and channels summed in registers straight from the input, no
+    /// patch matrix, extra memory the size of the kernel. Wins on 5x5 layers and where memory
+    /// is short (docs/BENCHMARKS.md).
     Direct,
     /// Winograd F(2x2, 3x3): 16 products on transformed 4x4 tiles, 2.25x fewer multiplications.
     /// Wins on 3x3 stride-1 layers with enough input channels for its products (conv2: C = 32).

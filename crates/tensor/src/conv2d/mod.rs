@@ -62,9 +62,10 @@ pub enum ConvAlgorithm {
     /// images at a time (with AVX-512 the forward reads those rows straight from a padded image
     /// instead of building them). Wins when there are few input channels (conv1: K = 9).
     Im2col,
-    /// Loop over windows directly, vectorised over output channels; no patch matrix. Today slower
-    /// than the blocked im2col on every layer of the chapter (docs/PERFORMANCE.md); the plain
-    /// definition is `Reference`.
+    /// Sum every output in vector registers straight from the input windows, no patch matrix
+    /// (`direct/`): extra memory the size of the kernel. Wins where im2col's patch matrix is
+    /// large against the work it saves (5x5 kernels, few channels) and where memory matters;
+    /// docs/BENCHMARKS.md has the comparison. The plain definition is `Reference`.
     Direct,
     /// Winograd F(2x2, 3x3): transformed 4x4 tiles and 16 GEMMs of K = C, 2.25x fewer
     /// multiplications than im2col. For 3x3 kernels at stride 1 (other shapes run im2col); wins
@@ -341,8 +342,8 @@ pub fn conv2d_backward(
     }
 }
 
-/// relu(conv2d(x, w) + b), fused: the im2col algorithm rectifies each block of y while it is
-/// in cache, saving a pass over y (the direct algorithm runs the two one after the other). Gives
+/// relu(conv2d(x, w) + b), fused: each algorithm rectifies each block of y while it is in cache
+/// (direct: in registers), saving a pass over y. Gives
 /// the same bits as `conv2d_forward` followed by `elementwise::relu`.
 pub fn conv2d_relu_forward(
     g: &Conv2dGeometry,
@@ -353,7 +354,7 @@ pub fn conv2d_relu_forward(
 ) -> Tensor {
     match algorithm.resolve(g) {
         ConvAlgorithm::Winograd => winograd::forward(g, x, w, b, true),
-        ConvAlgorithm::Direct => elementwise::relu(&direct_forward(g, x, w, b)),
+        ConvAlgorithm::Direct => direct::forward(g, x, w, b, true),
         ConvAlgorithm::Reference => elementwise::relu(&by_reference::forward(g, x, w, b)),
         _ => im2col::forward(g, x, w, b, true),
     }

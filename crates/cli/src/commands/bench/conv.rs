@@ -76,6 +76,10 @@ pub struct ConvBenchArgs {
     seconds: f64,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// The algorithms to time, e.g. im2col,direct (default: im2col, direct and, where it
+    /// applies, winograd).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    algorithms: Vec<ConvArg>,
 }
 
 /// One measured case: a problem, a plan, a direction.
@@ -261,6 +265,22 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
         parse_shape(p)?;
     }
     let sweep = args.sweep.as_deref().map(parse_sweep).transpose()?;
+    for a in &args.algorithms {
+        anyhow::ensure!(
+            matches!(a, ConvArg::Im2col | ConvArg::Direct | ConvArg::Winograd),
+            "--algorithms {}: bench conv times im2col, direct and winograd (every row is checked against the reference; `auto` is one of them)",
+            a.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+        );
+    }
+    let chosen: Vec<ConvAlgorithm> = if args.algorithms.is_empty() {
+        vec![
+            ConvAlgorithm::Im2col,
+            ConvAlgorithm::Direct,
+            ConvAlgorithm::Winograd,
+        ]
+    } else {
+        args.algorithms.iter().map(|&a| a.into()).collect()
+    };
     let threads = if args.threads_list.is_empty() {
         vec![rayon::current_num_threads()]
     } else {
@@ -330,7 +350,7 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
             )?;
         }
         for (problem, batch) in &cases {
-            let rows = pool.install(|| measure(problem, *batch, t, peak, min_time))?;
+            let rows = pool.install(|| measure(problem, *batch, t, peak, min_time, &chosen))?;
             print_rows(&rows, args.format)?;
         }
     }
@@ -427,6 +447,7 @@ fn measure(
     threads: usize,
     peak: f64,
     min_time: Duration,
+    chosen: &[ConvAlgorithm],
 ) -> Result<Vec<Row>> {
     let LayerShape {
         input: [h, w, c],
@@ -499,12 +520,11 @@ fn measure(
             max_rel_err: err,
         });
     };
-    let mut algorithms = vec![ConvAlgorithm::Im2col, ConvAlgorithm::Direct];
     // Winograd computes 3x3 stride-1 layers itself; on others it would just time im2col.
-    if winograd_applies(&g) {
-        algorithms.push(ConvAlgorithm::Winograd);
-    }
-    for algorithm in algorithms {
+    let algorithms = chosen
+        .iter()
+        .filter(|&&a| a != ConvAlgorithm::Winograd || winograd_applies(&g));
+    for &algorithm in algorithms {
         let checked = agreement::conv2d_agreement(&case, algorithm);
         ensure_agrees(text, &checked)?;
         let name = plan::conv_kernel(&g, algorithm).name().to_string();

@@ -1,4 +1,5 @@
-//! Direct convolution: loop over windows, no patch matrix.
+//! The portable direct convolution: loops over windows, no patch matrix, no intrinsics; what runs
+//! where convlab has no vector kernel (`CONVLAB_MAX_ISA=baseline`, or a CPU without AVX2).
 //!
 //! Every inner loop runs over a contiguous run of channels, so the compiler turns it into vector
 //! FMAs (an "axpy": `acc[..] += scalar * row[..]`):
@@ -14,21 +15,13 @@
 
 use rayon::prelude::*;
 
-use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
-use crate::{elementwise, Tensor};
+use crate::conv2d::Conv2dGeometry;
+use crate::elementwise;
 
 use crate::gemm::axpy;
 
-/// y = conv2d(x, w) + b without a patch matrix. Shapes as in the module docs of `conv2d`.
-pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-    g.assert_shapes(
-        "conv2d direct forward",
-        &[("x", x, g.x_shape()), ("w", w, g.w_shape())],
-    );
-    if let Some(b) = b {
-        g.assert_bias("conv2d direct forward", b);
-    }
-    let (x, w) = (x.data(), w.data());
+/// y = conv2d(x, w) + b, as a flat NHWC vector. Shapes as in the module docs of `conv2d`.
+pub(super) fn forward(g: &Conv2dGeometry, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
     let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.co);
     // One task per output row (n, oy): WO pixels of CO channels.
     y.par_chunks_mut(g.wo * g.co)
@@ -37,7 +30,7 @@ pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
             let (ni, oy) = (row / g.ho, row % g.ho);
             for (ox, y_px) in y_row.chunks_exact_mut(g.co).enumerate() {
                 if let Some(b) = b {
-                    y_px.copy_from_slice(b.data());
+                    y_px.copy_from_slice(b);
                 }
                 for ky in 0..g.kh {
                     let Some(iy) = g.input_row(oy, ky) else {
@@ -57,39 +50,11 @@ pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Ten
                 }
             }
         });
-    Tensor::from_vec("conv2d direct forward", &g.y_shape(), y)
-}
-
-/// Gradients of the direct convolution; dx only if `need_dx`.
-pub fn direct_backward(
-    g: &Conv2dGeometry,
-    x: &Tensor,
-    w: &Tensor,
-    dy: &Tensor,
-    need_dx: bool,
-) -> Conv2dGrads {
-    g.assert_shapes(
-        "conv2d direct backward",
-        &[
-            ("x", x, g.x_shape()),
-            ("w", w, g.w_shape()),
-            ("dy", dy, g.y_shape()),
-        ],
-    );
-    let dx = need_dx.then(|| {
-        let dx = direct_input_grad(g, w.data(), dy.data());
-        Tensor::from_vec("conv2d direct backward", &g.x_shape(), dx)
-    });
-    let dw = direct_kernel_grad(g, x.data(), dy.data());
-    Conv2dGrads {
-        dx,
-        dw: Tensor::from_vec("conv2d direct backward", &g.w_shape(), dw),
-        db: bias_grad(g, dy.data()),
-    }
+    y
 }
 
 /// dx as a transposed convolution, gathered: each input pixel collects the outputs that read it.
-fn direct_input_grad(g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+pub(super) fn input_grad(g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     // wt[ky, kx, co, ci] = w[ky, kx, ci, co], so that a run over ci is contiguous.
     let mut wt = vec![0.0f32; w.len()];
     for tap in 0..g.kh * g.kw {
@@ -131,7 +96,7 @@ fn direct_input_grad(g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
 }
 
 /// dw summed over the batch: one partial sum per block of images, added in block order.
-fn direct_kernel_grad(g: &Conv2dGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+pub(super) fn kernel_grad(g: &Conv2dGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     // A fixed number of blocks (not one per thread), so that the sum does not depend on threads.
     let blocks = g.n.min(8);
     let per_block = g.n.div_ceil(blocks);

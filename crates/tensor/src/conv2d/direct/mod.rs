@@ -1,0 +1,523 @@
+//! Direct convolution: no patch matrix. Every output is summed in vector registers straight
+//! from the input, as Zhang, Franchetti and Low do ("High Performance Zero-Memory Overhead
+//! Direct Convolutions", ICML 2018); tested against the f64 reference (`crate::reference::
+//! conv2d_forward`, `conv2d_backward_x`, `conv2d_backward_w`, `conv2d_backward_b`).
+//!
+//! # Blocking: what sits in registers
+//! The micro-kernels (`kernels.rs`) hold a block of R x CV vectors of sums: on AVX-512, R = 6
+//! rows of 4 zmm registers (64 channels) = 24 of the 32 registers, 4 more for one step's
+//! weights, one for a broadcast; on AVX2, 6 x 2 ymm = 12 of 16. Fewer channels use narrower,
+//! taller blocks (`Blocking::for_channels`).
+//!
+//! - **Forward** `y[n, oy, ox.., co..]`: the rows are R neighbouring output pixels of one output
+//!   row, the vectors CV x L output channels. One step of the reduction is one (ky, kx, ci):
+//!   load `w[ky, kx, ci, co..]` (CV vectors), broadcast `x[n, iy, ix_j, ci]` for each pixel j
+//!   and multiply-add: R x CV FMAs for CV loads and R broadcasts. The reduction runs over every
+//!   (ky, kx, ci) of the window before the block is stored (+ bias, ReLU if fused), once.
+//! - **dx** is the same kernel on dy with the transposed kernel, gathered per input pixel:
+//!   `dx[n, iy, ix, ci..] = Σ dy[n, oy, ox, co] · w[ky, kx, ci.., co]` over the (oy, ox, ky, kx)
+//!   that read (iy, ix). At stride s the pixels ix, ix + s, ix + 2s, .. read the same taps
+//!   from consecutive dy pixels, so a block is R input pixels s apart.
+//! - **dw** `dw[ky, kx, ci, co..]`: the rows are R consecutive kernel elements m = (ky, kx, ci),
+//!   the vectors CV x L output channels; one step is one output pixel (n, oy, ox): load
+//!   `dy[n, oy, ox, co..]`, broadcast the input value each m read there, multiply-add. The block
+//!   sums over the whole batch before it is stored: no partial sums.
+//! - **db**: the column sums of dy (`bias_grad`).
+//!
+//! The weights are packed first (forward: `[co block][ky][kx][ci][CV x L]`, dx: the transpose,
+//! `[ci block][ky][kx][co][CV x L]`, zero past the last channel), so that one step's weights are
+//! CV contiguous vectors. NHWC stays the public layout.
+//!
+//! Padding is never materialised. Forward, a task takes a band of output rows (at least 256
+//! pixels, so a block of packed weights brought into cache feeds many blocks of pixels) and
+//! groups its pixels by the taps they read: inside the image one group, and a few small ones
+//! for the border pixels whose windows hang over the edge (a left-edge group holds that
+//! column's pixels of every row in the band). Each group is cut into blocks of about R pixels,
+//! whatever rows they lie on: the kernel takes each pixel's own input and output offsets.
+//! dx does the same along runs of an input row. dw sums over the rectangle of pixels where all
+//! of a block's kernel elements read the input, then adds the border strips element by
+//! element.
+//!
+//! # Memory
+//! Beyond its inputs and outputs: the packed kernel (KH·KW·C·CO floats, rounded up to whole
+//! blocks of channels) and, for dw, one block's sums per task and a kernel-sized result to
+//! scatter: O(kernel size), independent of batch and image size.
+//!
+//! # Order of sums
+//! Each output element is summed in one register lane, in a fixed order (taps, then channels;
+//! or images, rows, columns), whatever block or thread computes it: the bits depend neither on
+//! the thread count nor on how a batch is cut into chunks.
+//!
+//! Where convlab has no vector kernel (`Baseline`, non-x86 CPUs) `portable.rs` runs: the same
+//! algorithm with one axpy per tap, vectorised by the compiler.
+
+mod kernels;
+mod lanes;
+mod portable;
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
+use crate::isa::Isa;
+use crate::{elementwise, Tensor};
+use kernels::{Blocking, DotsCall, PixelsCall, Tap, TapsCall};
+
+/// y = conv2d(x, w) + b without a patch matrix. Shapes as in the module docs of `conv2d`.
+pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    forward(g, x, w, b, false)
+}
+
+/// `direct_forward`, then ReLU if `relu` (fused into the kernel's store on the vector path).
+pub(crate) fn forward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    relu: bool,
+) -> Tensor {
+    g.assert_shapes(
+        "conv2d direct forward",
+        &[("x", x, g.x_shape()), ("w", w, g.w_shape())],
+    );
+    if let Some(b) = b {
+        g.assert_bias("conv2d direct forward", b);
+    }
+    let y = forward_on(
+        crate::isa::active(),
+        g,
+        x.data(),
+        w.data(),
+        b.map(Tensor::data),
+        relu,
+    );
+    Tensor::from_vec("conv2d direct forward", &g.y_shape(), y)
+}
+
+/// Gradients of the direct convolution; dx only if `need_dx`.
+pub fn direct_backward(
+    g: &Conv2dGeometry,
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    need_dx: bool,
+) -> Conv2dGrads {
+    g.assert_shapes(
+        "conv2d direct backward",
+        &[
+            ("x", x, g.x_shape()),
+            ("w", w, g.w_shape()),
+            ("dy", dy, g.y_shape()),
+        ],
+    );
+    let isa = crate::isa::active();
+    let dx = need_dx.then(|| {
+        let dx = input_grad_on(isa, g, w.data(), dy.data());
+        Tensor::from_vec("conv2d direct backward", &g.x_shape(), dx)
+    });
+    let dw = kernel_grad_on(isa, g, x.data(), dy.data());
+    Conv2dGrads {
+        dx,
+        dw: Tensor::from_vec("conv2d direct backward", &g.w_shape(), dw),
+        db: bias_grad(g, dy.data()),
+    }
+}
+
+/// The forward pass with the vector kernels of `isa` (the portable loops for `Baseline`).
+pub(crate) fn forward_on(
+    isa: Isa,
+    g: &Conv2dGeometry,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    relu: bool,
+) -> Vec<f32> {
+    let Some(blocking) = Blocking::for_channels(isa, g.co) else {
+        let mut y = portable::forward(g, x, w, b);
+        if relu {
+            y.iter_mut().for_each(|v| *v = elementwise::relu_value(*v));
+        }
+        return y;
+    };
+    let width = blocking.width();
+    let blocks = g.co.div_ceil(width);
+    let taps = g.kh * g.kw;
+    let packed = pack(taps, g.c, g.co, width, |t, ci, co| {
+        w[(t * g.c + ci) * g.co + co]
+    });
+    let bias = b.map(|b| {
+        let mut padded = vec![0.0f32; blocks * width];
+        padded[..g.co].copy_from_slice(b);
+        padded
+    });
+    // Every element is stored by exactly one block, so a recycled buffer will do.
+    let mut y = crate::recycle::take(g.n * g.ho * g.wo * g.co);
+    // One task per band of output rows: enough pixels that each block of packed weights,
+    // brought into cache, serves many of them.
+    let band = band_rows(g.wo, g.n * g.ho);
+    y.par_chunks_mut(band * g.wo * g.co)
+        .enumerate()
+        .for_each(|(task, y_band)| {
+            // The band's pixels, grouped by the taps they read: (kernel rows, kernel columns).
+            // Inside the image that is one group; border pixels, whose windows hang over the
+            // edge, form a few more. A group is cut into blocks whatever rows its pixels are on.
+            let mut groups: Vec<Group> = Vec::new();
+            for r in 0..y_band.len() / (g.wo * g.co) {
+                let row = task * band + r;
+                let (n, oy) = (row / g.ho, row % g.ho);
+                let ky = kernel_rows(g, oy);
+                for ox in 0..g.wo {
+                    let kx = kernel_cols(g, ox);
+                    // Where the pixel's first tap that exists reads x.
+                    let origin = if ky.is_empty() || kx.is_empty() {
+                        0
+                    } else {
+                        let iy = oy * g.sh + ky.start - g.pad_top;
+                        let ix = ox * g.sw + kx.start - g.pad_left;
+                        ((n * g.h + iy) * g.w + ix) * g.c
+                    };
+                    let output = (r * g.wo + ox) * g.co;
+                    match groups
+                        .iter_mut()
+                        .find(|(gy, gx, ..)| *gy == ky && *gx == kx)
+                    {
+                        Some((.., inputs, outputs)) => {
+                            inputs.push(origin);
+                            outputs.push(output);
+                        }
+                        None => groups.push((ky.clone(), kx, vec![origin], vec![output])),
+                    }
+                }
+            }
+            let mut tap_list = Vec::with_capacity(g.kh);
+            for cb in 0..blocks {
+                for (ky, kx, inputs, outputs) in &groups {
+                    tap_list.clear();
+                    if !kx.is_empty() {
+                        // kx.start..kx.end are adjacent in x and in the packed kernel: one run
+                        // of (kx, ci) per kernel row.
+                        for row in ky.clone() {
+                            tap_list.push(Tap {
+                                input: (row - ky.start) * g.w * g.c,
+                                weights: (cb * taps + row * g.kw + kx.start) * g.c * width,
+                                len: kx.len() * g.c,
+                            });
+                        }
+                    }
+                    let call = TapsCall {
+                        input: x,
+                        taps: &tap_list,
+                        weights: &packed,
+                        bias: bias.as_ref().map(|b| &b[cb * width..][..width]),
+                        relu,
+                        channels: (g.co - cb * width).min(width),
+                    };
+                    let out = &mut y_band[cb * width..];
+                    for block in balanced(0..inputs.len(), blocking.rows) {
+                        let (i, o) = (&inputs[block.clone()], &outputs[block]);
+                        kernels::taps_block(blocking, &call, i, o, out);
+                    }
+                }
+            }
+        });
+    y
+}
+
+/// Pixels that read the same taps: kernel rows, kernel columns, where each pixel's first tap
+/// reads the input and where its sums go.
+type Group = (Range<usize>, Range<usize>, Vec<usize>, Vec<usize>);
+
+/// Output rows per task: at least 256 pixels (a block of packed weights, loaded once into
+/// cache, then feeds about forty blocks of pixels, and a border group has a column of about
+/// ten pixels, not one), but at least four tasks a thread.
+fn band_rows(row_len: usize, rows: usize) -> usize {
+    let for_reuse = 256usize.div_ceil(row_len.max(1));
+    let for_balance = rows.div_ceil(4 * rayon::current_num_threads());
+    for_reuse.min(for_balance).max(1)
+}
+
+/// dx with the vector kernels of `isa`: a transposed convolution gathered per input pixel.
+pub(crate) fn input_grad_on(isa: Isa, g: &Conv2dGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let Some(blocking) = Blocking::for_channels(isa, g.c) else {
+        return portable::input_grad(g, w, dy);
+    };
+    let width = blocking.width();
+    let taps = g.kh * g.kw;
+    // Few input channels (a first layer's 1 or 3) would leave most lanes of a vector over ci
+    // empty: then dot products over co (`kernels::dots_block`), if they take fewer FMAs.
+    let lanes = blocking.lanes();
+    let dots = g.c * g.co.div_ceil(lanes) < g.c.div_ceil(width) * blocking.cv * g.co;
+    let blocks = if dots { 1 } else { g.c.div_ceil(width) };
+    let packed = if dots {
+        Vec::new()
+    } else {
+        pack(taps, g.co, g.c, width, |t, co, ci| {
+            w[(t * g.c + ci) * g.co + co]
+        })
+    };
+    // Every input pixel is in exactly one block (one with no taps stores zeros).
+    let mut dx = crate::recycle::take(g.n * g.h * g.w * g.c);
+    // One task per input row (n, iy).
+    dx.par_chunks_mut(g.w * g.c)
+        .enumerate()
+        .for_each_init(Vec::new, |tap_list, (row, dx_row)| {
+            let (n, iy) = (row / g.h, row % g.h);
+            for cb in 0..blocks {
+                // Input columns ix = class, class + sw, ..: neighbours in a run read
+                // neighbouring dy pixels at each tap.
+                for class in 0..g.sw.min(g.w) {
+                    let count = (g.w - class).div_ceil(g.sw);
+                    let ix_of = |t: usize| class + t * g.sw;
+                    let mut t = 0;
+                    while t < count {
+                        let kx = reading_cols(g, ix_of(t));
+                        let end = (t + 1..count)
+                            .find(|&u| reading_cols(g, ix_of(u)) != kx)
+                            .unwrap_or(count);
+                        tap_list.clear();
+                        for ky in 0..g.kh {
+                            let Some(oy) = source(iy, ky, g.pad_top, g.sh, g.ho) else {
+                                continue;
+                            };
+                            for kx in kx.clone() {
+                                let Some(ox) = source(ix_of(t), kx, g.pad_left, g.sw, g.wo) else {
+                                    continue;
+                                };
+                                let tap = ky * g.kw + kx;
+                                tap_list.push(Tap {
+                                    input: ((n * g.ho + oy) * g.wo + ox) * g.co,
+                                    weights: if dots {
+                                        tap * g.c * g.co
+                                    } else {
+                                        (cb * taps + tap) * g.co * width
+                                    },
+                                    len: g.co,
+                                });
+                            }
+                        }
+                        let (mut inputs, mut outputs) = ([0usize; 12], [0usize; 12]);
+                        if dots {
+                            for ci in 0..g.c {
+                                let call = DotsCall {
+                                    dy,
+                                    w: &w[ci * g.co..],
+                                    taps: tap_list,
+                                };
+                                for block in balanced(t..end, kernels::DOT_ROWS) {
+                                    for (j, p) in block.clone().enumerate() {
+                                        inputs[j] = (p - t) * g.co;
+                                        outputs[j] = ix_of(p) * g.c + ci;
+                                    }
+                                    let rows = block.len();
+                                    let (i, o) = (&inputs[..rows], &outputs[..rows]);
+                                    kernels::dots_block(isa, &call, i, o, dx_row);
+                                }
+                            }
+                            t = end;
+                            continue;
+                        }
+                        let call = TapsCall {
+                            input: dy,
+                            taps: tap_list,
+                            weights: &packed,
+                            bias: None,
+                            relu: false,
+                            channels: (g.c - cb * width).min(width),
+                        };
+                        let out = &mut dx_row[cb * width..];
+                        // Neighbours in the run read neighbouring dy pixels at every tap.
+                        for block in balanced(t..end, blocking.rows) {
+                            for (j, p) in block.clone().enumerate() {
+                                inputs[j] = (p - t) * g.co;
+                                outputs[j] = ix_of(p) * g.c;
+                            }
+                            let rows = block.len();
+                            kernels::taps_block(
+                                blocking,
+                                &call,
+                                &inputs[..rows],
+                                &outputs[..rows],
+                                out,
+                            );
+                        }
+                        t = end;
+                    }
+                }
+            }
+        });
+    dx
+}
+
+/// dw summed over the batch with the vector kernels of `isa`.
+pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let Some(blocking) = Blocking::for_channels(isa, g.co) else {
+        return portable::kernel_grad(g, x, dy);
+    };
+    let width = blocking.width();
+    let col_blocks = g.co.div_ceil(width);
+    // The kernel elements m = (ky, kx, ci), in w's order, cut into blocks of at most R. With
+    // C >= R, a tap's C elements are cut into equal blocks of their own, so that a block's
+    // elements read the same pixels (no border strips, below); with fewer channels a block
+    // spans taps.
+    let elements = g.kh * g.kw * g.c;
+    let row_blocks: Vec<Range<usize>> = if g.c >= blocking.rows {
+        let per_tap = g.c.div_ceil(blocking.rows);
+        (0..g.kh * g.kw)
+            .flat_map(|tap| {
+                (0..per_tap).map(move |i| {
+                    tap * g.c + i * g.c / per_tap..tap * g.c + (i + 1) * g.c / per_tap
+                })
+            })
+            .collect()
+    } else {
+        (0..elements)
+            .step_by(blocking.rows)
+            .map(|m| m..(m + blocking.rows).min(elements))
+            .collect()
+    };
+    let blocks: Vec<Vec<f32>> = (0..row_blocks.len() * col_blocks)
+        .into_par_iter()
+        .map(|task| {
+            let (rb, cb) = (task / col_blocks, task % col_blocks);
+            let (first, rows) = (row_blocks[rb].start, row_blocks[rb].len());
+            let mut offsets = Vec::with_capacity(rows);
+            let mut windows = Vec::with_capacity(rows);
+            for m in first..first + rows {
+                let (tap, ci) = (m / g.c, m % g.c);
+                let (ky, kx) = (tap / g.kw, tap % g.kw);
+                let dy_rows = reading_pixels(ky, g.pad_top, g.sh, g.h, g.ho);
+                let dy_cols = reading_pixels(kx, g.pad_left, g.sw, g.w, g.wo);
+                let up = ky as isize - g.pad_top as isize;
+                let left = kx as isize - g.pad_left as isize;
+                offsets.push((up * g.w as isize + left) * g.c as isize + ci as isize);
+                windows.push((dy_rows, dy_cols));
+            }
+            // The pixels where every element of the block reads the input.
+            let rows_all = intersect(windows.iter().map(|w| w.0.clone()));
+            let cols_all = intersect(windows.iter().map(|w| w.1.clone()));
+            let call = |rows: Range<usize>, cols: Range<usize>| PixelsCall {
+                g,
+                x,
+                dy,
+                co0: cb * width,
+                channels: (g.co - cb * width).min(width),
+                images: 0..g.n,
+                rows,
+                cols,
+            };
+            let mut sums = vec![0.0f32; rows * width];
+            let whole = call(rows_all.clone(), cols_all.clone());
+            kernels::pixels_block(blocking, &whole, &offsets, &mut sums, false);
+            // Then, element by element, the border pixels only it reads.
+            let inner_empty = rows_all.is_empty() || cols_all.is_empty();
+            for (j, (dy_rows, dy_cols)) in windows.iter().enumerate() {
+                let mut strips = Vec::new();
+                if inner_empty {
+                    strips.push((dy_rows.clone(), dy_cols.clone()));
+                } else {
+                    strips.push((dy_rows.start..rows_all.start, dy_cols.clone()));
+                    strips.push((rows_all.end..dy_rows.end, dy_cols.clone()));
+                    strips.push((rows_all.clone(), dy_cols.start..cols_all.start));
+                    strips.push((rows_all.clone(), cols_all.end..dy_cols.end));
+                }
+                let sums_j = &mut sums[j * width..][..width];
+                for (strip_rows, strip_cols) in strips {
+                    let strip = call(strip_rows, strip_cols);
+                    kernels::pixels_block(blocking, &strip, &offsets[j..=j], sums_j, true);
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut dw = vec![0.0f32; elements * g.co];
+    for (task, sums) in blocks.iter().enumerate() {
+        let (rb, cb) = (task / col_blocks, task % col_blocks);
+        let channels = (g.co - cb * width).min(width);
+        for (j, row) in sums.chunks_exact(width).enumerate() {
+            let m = row_blocks[rb].start + j;
+            dw[m * g.co + cb * width..][..channels].copy_from_slice(&row[..channels]);
+        }
+    }
+    dw
+}
+
+/// Weights packed as blocks of `width` columns: `packed[cb][tap][r][lane]` =
+/// `weight(tap, r, cb * width + lane)`, 0.0 past the last of `cols` columns.
+fn pack(
+    taps: usize,
+    rows: usize,
+    cols: usize,
+    width: usize,
+    weight: impl Fn(usize, usize, usize) -> f32,
+) -> Vec<f32> {
+    let blocks = cols.div_ceil(width);
+    let mut packed = vec![0.0f32; blocks * taps * rows * width];
+    for (i, value) in packed.iter_mut().enumerate() {
+        let lane = i % width;
+        let r = (i / width) % rows;
+        let tap = (i / (width * rows)) % taps;
+        let col = (i / (width * rows * taps)) * width + lane;
+        if col < cols {
+            *value = weight(tap, r, col);
+        }
+    }
+    packed
+}
+
+/// The kernel rows ky whose input row `oy * sh + ky - pad_top` exists, for output row oy.
+fn kernel_rows(g: &Conv2dGeometry, oy: usize) -> Range<usize> {
+    let start = g.pad_top.saturating_sub(oy * g.sh);
+    let end = (g.h + g.pad_top).saturating_sub(oy * g.sh).min(g.kh);
+    start..end.max(start)
+}
+
+/// The kernel columns kx whose input column `ox * sw + kx - pad_left` exists, for output
+/// column ox.
+fn kernel_cols(g: &Conv2dGeometry, ox: usize) -> Range<usize> {
+    let start = g.pad_left.saturating_sub(ox * g.sw);
+    let end = (g.w + g.pad_left).saturating_sub(ox * g.sw).min(g.kw);
+    start..end.max(start)
+}
+
+/// The kernel columns kx that can carry input column ix to an output column
+/// `(ix + pad_left - kx) / sw` in 0..WO (before the stride's divisibility, which `source`
+/// checks).
+fn reading_cols(g: &Conv2dGeometry, ix: usize) -> Range<usize> {
+    let reach = ix + g.pad_left + 1;
+    let start = reach.saturating_sub(g.sw * g.wo);
+    let end = reach.min(g.kw);
+    start..end.max(start)
+}
+
+/// The output index o that reads input i at tap t (`o * stride + t - pad = i`), if any.
+fn source(i: usize, t: usize, pad: usize, stride: usize, out: usize) -> Option<usize> {
+    let shifted = (i + pad).checked_sub(t)?;
+    (shifted % stride == 0 && shifted / stride < out).then_some(shifted / stride)
+}
+
+/// The output indices o along one axis whose tap t reads inside the input
+/// (`0 <= o * stride + t - pad < input`).
+fn reading_pixels(t: usize, pad: usize, stride: usize, input: usize, out: usize) -> Range<usize> {
+    let start = pad.saturating_sub(t).div_ceil(stride);
+    let end = (input + pad).saturating_sub(t).div_ceil(stride).min(out);
+    start.min(end)..end
+}
+
+/// `run` cut into the fewest blocks of at most `rows`, of sizes that differ by at most one
+/// (26 pixels in blocks of 6: 6, 5, 5, 5, 5, not 6, 6, 6, 6, 2): a short block has too few
+/// accumulators to keep the FMA units busy.
+fn balanced(run: Range<usize>, rows: usize) -> impl Iterator<Item = Range<usize>> {
+    let count = run.len().div_ceil(rows);
+    let at = move |i: usize| run.start + i * run.len() / count;
+    (0..count).map(move |i| at(i)..at(i + 1))
+}
+
+/// The common part of some ranges (empty if they share nothing).
+fn intersect(ranges: impl Iterator<Item = Range<usize>>) -> Range<usize> {
+    let (start, end) = ranges.fold((0, usize::MAX), |(s, e), r| (s.max(r.start), e.min(r.end)));
+    start..end.max(start)
+}
+
+#[cfg(test)]
+mod tests;
