@@ -529,20 +529,26 @@ fn bench_conv_writes_csv_and_json_rows_for_every_plan_and_direction() {
     ] {
         assert!(rows.iter().all(|r| r.get(key).is_some()), "{key}");
     }
-    // 3x3 stride 1: im2col, direct, Winograd and their fused plans; 5x5 stride 2: no Winograd.
+    // 3x3 stride 1: im2col and Winograd (fwd, bwd_weights, bwd), direct (also bwd_data and
+    // bwd_bias) and their fused plans (fwd, bwd); 5x5 stride 2: no Winograd.
     let count = |problem: &str, threads: u64, batch: u64| {
         rows.iter()
             .filter(|r| r["problem"] == problem && r["threads"] == threads && r["batch"] == batch)
             .count()
     };
-    assert_eq!(count("8x8x4:3x3:8:1:same", 2, 3), 12);
-    assert_eq!(count("9x9x3:5x5:4:2:valid", 1, 1), 8);
+    assert_eq!(count("8x8x4:3x3:8:1:same", 2, 3), 17);
+    assert_eq!(count("9x9x3:5x5:4:2:valid", 1, 1), 12);
     assert!(rows
         .iter()
         .all(|r| r["max_rel_err"].as_f64().unwrap() < 0.1));
+    let directions = ["fwd", "bwd_data", "bwd_weights", "bwd_bias", "bwd"];
     assert!(rows
         .iter()
-        .all(|r| r["direction"] == "fwd" || r["direction"] == "bwd"));
+        .all(|r| directions.contains(&r["direction"].as_str().unwrap())));
+    assert!(rows
+        .iter()
+        .filter(|r| r["direction"] == "bwd_data")
+        .all(|r| r["algorithm"] == "direct"));
     let o = convlab(&[
         "bench",
         "conv",
@@ -560,7 +566,101 @@ fn bench_conv_writes_csv_and_json_rows_for_every_plan_and_direction() {
         .next()
         .unwrap()
         .starts_with("problem,batch,threads,algorithm,direction,min_ms"));
-    assert_eq!(lines.count(), 12);
+    assert_eq!(lines.count(), 17);
+    let o = convlab(&[
+        "bench",
+        "conv",
+        "--shape",
+        "6x6x2:3x3:4:1:valid",
+        "--seconds",
+        "0",
+        "--format",
+        "csv",
+        "--algorithms",
+        "direct",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(",\"direct"))
+            .count(),
+        7
+    );
+    assert_eq!(stdout(&o).lines().count(), 8);
+    assert_usage_error(
+        &convlab(&["bench", "conv", "--algorithms", "auto"]),
+        "--algorithms auto",
+    );
+    // --plot: every point drawn carries the GFLOP/s of a row printed, at the height it says.
+    let svg_path = dir.join("sweep.svg");
+    let o = convlab(&[
+        "bench",
+        "conv",
+        "--shape",
+        "6x6x2:3x3:4:1:valid",
+        "--sweep",
+        "batch=1,2",
+        "--seconds",
+        "0",
+        "--format",
+        "json",
+        "--plot",
+        svg_path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let printed: Vec<f64> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["direction"] != "bwd_bias")
+        .map(|r| r["gflops"].as_f64().unwrap())
+        .collect();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let attr = |text: &str, name: &str| -> f64 {
+        let at = text.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        text[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let panels: Vec<&str> = svg.split("class=\"plot-area\"").skip(1).collect();
+    assert_eq!(panels.len(), 4, "fwd, bwd_data, bwd_weights, bwd");
+    let mut drawn = 0;
+    for panel in &panels {
+        let (top, bottom, ymax) = (
+            attr(panel, "data-top"),
+            attr(panel, "data-bottom"),
+            attr(panel, "data-ymax"),
+        );
+        // The panel's circles come after its plot area and before the next one's.
+        for circle in panel.lines().filter(|l| l.starts_with("<circle")) {
+            let (cy, v) = (attr(circle, "cy"), attr(circle, "data-gflops"));
+            assert!(
+                (cy - (bottom - (bottom - top) * v / ymax)).abs() < 0.05,
+                "{circle}"
+            );
+            let printed_value = |p: &f64| (p - v).abs() <= 0.02 * v.abs() + 0.006;
+            assert!(printed.iter().any(printed_value), "{v} not printed");
+            drawn += 1;
+        }
+    }
+    assert_eq!(drawn, printed.len());
+    assert_usage_error(
+        &convlab(&[
+            "bench",
+            "conv",
+            "--plot",
+            dir.join("p.png").to_str().unwrap(),
+        ]),
+        "name it .svg",
+    );
+    assert_usage_error(
+        &convlab(&[
+            "bench",
+            "conv",
+            "--plot",
+            dir.join("no/such/p.svg").to_str().unwrap(),
+        ]),
+        "does not exist",
+    );
     std::fs::write(&problems, "8x8x4:3x3:8:1:same\n8x8x4:3x3\n").unwrap();
     assert_usage_error(
         &convlab(&["bench", "conv", "--batch-file", problems.to_str().unwrap()]),

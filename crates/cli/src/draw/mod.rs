@@ -8,6 +8,8 @@
 //! - The model figure ([`model_svg`], [`model_dot`]): Keras's `plot_model(model, show_shapes=True)`.
 //! - The chapter's 8-1 figures ([`grid_figure`]): input, kernel and output grids with the window
 //!   outlined (`convlab explain`).
+//! - The benchmark plot ([`bench_plot`]): `bench conv --plot`, GFLOP/s against the swept
+//!   variable, one line per algorithm, the measured FMA peak dashed.
 //! - [`write_atomic`]: every picture reaches disk whole or not at all.
 //!
 //! Inputs are plain slices and structs (only the atomic write comes from convlab-nn). Degenerate
@@ -24,6 +26,7 @@ mod png_grid;
 mod raster;
 mod svg;
 mod svg_axes;
+mod svg_bench;
 mod svg_chart;
 mod svg_hist;
 
@@ -35,5 +38,6 @@ pub use model_graph::{model_dot, model_svg, LayerBox};
 pub use png_grid::{image_grid, ColorScale, GridOpts, Palette, Tile};
 pub use raster::{side_by_side, RgbImage, MAX_PIXELS, MAX_SIDE};
 pub use svg::escape_xml;
+pub use svg_bench::{bench_plot, BenchPanel, BenchSeries};
 pub use svg_chart::{learning_curves, line_chart, ChartOpts, HistoryData, Series};
 pub use svg_hist::{bin_counts, histogram, histogram_compare, Bins};

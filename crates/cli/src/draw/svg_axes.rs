@@ -44,6 +44,14 @@ impl Ticks {
     pub(crate) fn labels(&self) -> Vec<String> {
         self.values.iter().map(|&v| self.label(v)).collect()
     }
+
+    /// No ticks (a plot that labels its categories itself).
+    pub(crate) fn none() -> Ticks {
+        Ticks {
+            values: Vec::new(),
+            step: 1.0,
+        }
+    }
 }
 
 /// About `target` ticks covering lo..hi at steps of 1, 2, 2.5 or 5 times a power of ten (only

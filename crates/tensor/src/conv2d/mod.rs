@@ -31,7 +31,7 @@ use crate::error::{checked_product, shape_panic, TensorError};
 use crate::{elementwise, Tensor};
 
 pub(crate) use blocks::sum_partials;
-pub use direct::{direct_backward, direct_forward};
+pub use direct::{direct_backward, direct_backward_bias, direct_backward_data, direct_forward};
 pub use im2col::{im2col_backward, im2col_forward, patch_matrix};
 pub use winograd::applies as winograd_applies;
 pub use winograd::pooled::pools_by_tile as winograd_pools_by_tile;

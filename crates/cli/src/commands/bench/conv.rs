@@ -28,7 +28,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use convlab_nn::Layer;
-use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward, winograd_applies, Conv2dGrads};
+use convlab_tensor::conv2d::{
+    conv2d_backward, conv2d_forward, direct_backward_bias, direct_backward_data, winograd_applies,
+    Conv2dGrads,
+};
 use convlab_tensor::conv_relu_pool::{
     conv2d_relu_max_pool2d_backward, conv2d_relu_max_pool2d_forward,
 };
@@ -42,6 +45,7 @@ use super::ConvArg;
 use crate::alloc_peak;
 use crate::memory;
 use crate::model_arg::model_or_chapter;
+use convlab_cli::draw::{bench_plot, BenchPanel, BenchSeries};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -80,6 +84,10 @@ pub struct ConvBenchArgs {
     /// applies, winograd).
     #[arg(long, value_enum, value_delimiter = ',')]
     algorithms: Vec<ConvArg>,
+    /// Also draw GFLOP/s against the swept variable (or the problems) as an SVG: one line per
+    /// algorithm, one panel per direction, the measured FMA peak dashed.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 /// One measured case: a problem, a plan, a direction.
@@ -237,6 +245,15 @@ fn grads_bytes(g: &Conv2dGrads) -> usize {
     4 * (g.dx.as_ref().map_or(0, Tensor::len) + g.dw.len() + g.db.len())
 }
 
+/// The worst relative error of the checks of one result (`dx`, `dw`, `db`).
+fn worst_of(checks: &[CheckResult], what: &str) -> f64 {
+    checks
+        .iter()
+        .filter(|c| c.check.ends_with(&format!(" {what}")))
+        .map(|c| c.max_rel_err)
+        .fold(0.0, f64::max)
+}
+
 fn worst(checks: &[CheckResult], forward: bool) -> f64 {
     checks
         .iter()
@@ -317,7 +334,23 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let Some(plot) = &args.plot {
+        anyhow::ensure!(
+            plot.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("svg")),
+            "--plot {}: the plot is an SVG file: name it .svg",
+            plot.display()
+        );
+        crate::commands::check_output("--plot", plot)?;
+        for (arg, input) in [("--model", &args.model), ("--batch-file", &args.batch_file)] {
+            if let Some(input) = input {
+                crate::commands::check_not_input("--plot", plot, arg, input)?;
+            }
+        }
+    }
     let min_time = Duration::from_secs_f64(args.seconds);
+    let mut measured: Vec<Row> = Vec::new();
+    let mut peaks: Vec<(usize, f64)> = Vec::new();
     if args.format == Format::Table {
         outln!(
             "vector kernels {}; min and median of >= {:.1}s per case; GFLOP/s counts direct convolution's multiply-adds (x2) for every algorithm",
@@ -333,10 +366,11 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
             .build()
             .context("starting the thread pool")?;
         let peak = convlab_tensor::peak::measure(t, 3, Duration::from_millis(200)).gflops;
+        peaks.push((t, peak));
         if args.format == Format::Table {
             outln!("{t} thread(s): measured FMA peak {peak:.1} GFLOP/s")?;
             outln!(
-                "{:<24} {:>5} {:<34} {:<4} {:>9} {:>9} {:>8} {:>6} {:>11} {:>9}",
+                "{:<24} {:>5} {:<34} {:<11} {:>9} {:>9} {:>8} {:>6} {:>11} {:>9}",
                 "problem",
                 "batch",
                 "algorithm",
@@ -352,14 +386,94 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
         for (problem, batch) in &cases {
             let rows = pool.install(|| measure(problem, *batch, t, peak, min_time, &chosen))?;
             print_rows(&rows, args.format)?;
+            measured.extend(rows);
         }
     }
     if args.format == Format::Table {
         outln!(
-            "* = fastest of the problem's direction. bwd = dx, dw and db (2x the forward's FLOP). peak = GFLOP/s over the measured FMA peak, with direct convolution's FLOP for every\nalgorithm: Winograd F(2x2, 3x3) does 2.25x fewer multiplications, so it can pass 100%. workspace = the most the call allocated beyond its inputs and what it returns.\nrel err = the worst element's relative error against the f64 reference (every row passed the reference check before it was timed)."
+            "* = fastest of the problem's direction. bwd = dx, dw and db in one call (2x the forward's FLOP), as training runs a hidden layer; bwd_weights = dw and db, as it runs a first layer;\nbwd_data (dx) and bwd_bias (db, one FLOP an element of dy) alone only for direct: im2col and Winograd make dx and dw in one pass over the same blocks. peak = GFLOP/s over the measured FMA peak, with direct convolution's FLOP for every\nalgorithm: Winograd F(2x2, 3x3) does 2.25x fewer multiplications, so it can pass 100%. workspace = the most the call allocated beyond its inputs and what it returns.\nrel err = the worst element's relative error against the f64 reference (every row passed the reference check before it was timed)."
         )?;
     }
+    if let Some(path) = &args.plot {
+        let svg = plot(&measured, &peaks, sweep.as_ref(), &problems);
+        convlab_cli::draw::write_atomic(path, svg.as_bytes())?;
+        if args.format == Format::Table {
+            outln!("wrote {}", path.display())?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--plot` picture: x = the swept batch or channel count, or each problem when nothing is
+/// swept; one line per algorithm (and problem or thread count, when there are several).
+fn plot(
+    rows: &[Row],
+    peaks: &[(usize, f64)],
+    sweep: Option<&Sweep>,
+    problems: &[String],
+) -> String {
+    let x_of = |r: &Row| -> String {
+        match sweep {
+            Some(Sweep::Batch(_)) => r.batch.to_string(),
+            Some(Sweep::Channels(_)) => parse_shape(&r.problem)
+                .map(|s| s.input[2].to_string())
+                .unwrap_or_default(),
+            None => r.problem.clone(),
+        }
+    };
+    let xlabel = match sweep {
+        Some(Sweep::Batch(_)) => "batch",
+        Some(Sweep::Channels(_)) => "channels (C = COUT)",
+        None => "problem",
+    };
+    let mut x_labels: Vec<String> = Vec::new();
+    for r in rows {
+        let x = x_of(r);
+        if !x_labels.contains(&x) {
+            x_labels.push(x);
+        }
+    }
+    let several_threads = peaks.len() > 1;
+    let several_problems = sweep.is_some() && problems.len() > 1;
+    let mut panels = Vec::new();
+    for direction in ["fwd", "bwd_data", "bwd_weights", "bwd"] {
+        let mut series: Vec<BenchSeries> = Vec::new();
+        for r in rows.iter().filter(|r| r.direction == direction) {
+            let mut label = r.algorithm.clone();
+            if several_problems {
+                label = format!("{label}, {}", r.problem);
+            }
+            if several_threads {
+                label = format!("{label}, {} thr", r.threads);
+            }
+            let x = x_labels.iter().position(|l| *l == x_of(r)).unwrap_or(0);
+            match series.iter_mut().find(|s| s.label == label) {
+                Some(s) => s.points.push((x, r.gflops)),
+                None => series.push(BenchSeries {
+                    label,
+                    points: vec![(x, r.gflops)],
+                }),
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let title = match direction {
+            "fwd" => "forward",
+            "bwd_data" => "backward, dx alone",
+            "bwd_weights" => "backward, dw and db",
+            _ => "backward, dx, dw and db",
+        };
+        panels.push(BenchPanel {
+            title: title.to_string(),
+            series,
+            peaks: peaks
+                .iter()
+                .map(|&(t, p)| (format!("FMA peak, {t} thread(s)"), p))
+                .collect(),
+        });
+    }
+    bench_plot(xlabel, &x_labels, &panels)
 }
 
 fn print_rows(rows: &[Row], format: Format) -> Result<()> {
@@ -369,18 +483,12 @@ fn print_rows(rows: &[Row], format: Format) -> Result<()> {
             .map(|r| r.median_ms)
             .fold(f64::INFINITY, f64::min)
     };
-    let (best_fwd, best_bwd) = (best("fwd"), best("bwd"));
     for r in rows {
         match format {
             Format::Table => {
-                let fastest = r.median_ms
-                    == if r.direction == "fwd" {
-                        best_fwd
-                    } else {
-                        best_bwd
-                    };
+                let fastest = r.median_ms == best(r.direction);
                 outln!(
-                    "{:<24} {:>5} {:<34} {:<4} {:>9.3} {:>8.3}{} {:>8.1} {:>5.1}% {:>11} {:>9.1e}",
+                    "{:<24} {:>5} {:<34} {:<11} {:>9.3} {:>8.3}{} {:>8.1} {:>5.1}% {:>11} {:>9.1e}",
                     r.problem,
                     r.batch,
                     r.algorithm,
@@ -499,10 +607,11 @@ fn measure(
                     (min, median): (Duration, Duration),
                     mem: (usize, usize),
                     err| {
-        let work = if direction == "fwd" {
-            flops
-        } else {
-            2.0 * flops
+        // dx and dw each cost the forward's multiply-adds; db one addition per dy element.
+        let work = match direction {
+            "bwd" => 2.0 * flops,
+            "bwd_bias" => (g.n * g.ho * g.wo * g.co) as f64,
+            _ => flops,
         };
         let gflops = work / median.as_secs_f64() / 1e9;
         rows.push(Row {
@@ -529,12 +638,48 @@ fn measure(
         ensure_agrees(text, &checked)?;
         let name = plan::conv_kernel(&g, algorithm).name().to_string();
         let forward = || conv2d_forward(&g, &x, &k, None, algorithm);
-        let backward = || conv2d_backward(&g, &x, &k, &dy, algorithm, true);
         let mem = extra_memory(forward, |y| 4 * y.len());
         let timed = time(min_time, || {
             std::hint::black_box(forward());
         });
         push(name.clone(), "fwd", timed, mem, worst(&checked, true));
+        if algorithm == ConvAlgorithm::Direct {
+            // Only direct computes dx and db on their own; im2col and Winograd make dx and dw
+            // in one pass over the same patch or tile blocks.
+            let data = || direct_backward_data(&g, &k, &dy);
+            let mem = extra_memory(data, |dx| 4 * dx.len());
+            let timed = time(min_time, || {
+                std::hint::black_box(data());
+            });
+            push(
+                name.clone(),
+                "bwd_data",
+                timed,
+                mem,
+                worst_of(&checked, "dx"),
+            );
+            let bias = || direct_backward_bias(&g, &dy);
+            let mem = extra_memory(bias, |db| 4 * db.len());
+            let timed = time(min_time, || {
+                std::hint::black_box(bias());
+            });
+            push(
+                name.clone(),
+                "bwd_bias",
+                timed,
+                mem,
+                worst_of(&checked, "db"),
+            );
+        }
+        // dw and db, as training runs a first layer (whose dx nobody needs).
+        let weights = || conv2d_backward(&g, &x, &k, &dy, algorithm, false);
+        let mem = extra_memory(weights, grads_bytes);
+        let timed = time(min_time, || {
+            std::hint::black_box(weights());
+        });
+        let err = worst_of(&checked, "dw").max(worst_of(&checked, "db"));
+        push(name.clone(), "bwd_weights", timed, mem, err);
+        let backward = || conv2d_backward(&g, &x, &k, &dy, algorithm, true);
         let mem = extra_memory(backward, grads_bytes);
         let timed = time(min_time, || {
             std::hint::black_box(backward());

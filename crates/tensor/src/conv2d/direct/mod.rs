@@ -124,6 +124,22 @@ pub fn direct_backward(
     }
 }
 
+/// dx alone (`bench conv`'s bwd_data): the transposed convolution of dy.
+pub fn direct_backward_data(g: &Conv2dGeometry, w: &Tensor, dy: &Tensor) -> Tensor {
+    g.assert_shapes(
+        "conv2d direct backward data",
+        &[("w", w, g.w_shape()), ("dy", dy, g.y_shape())],
+    );
+    let dx = input_grad_on(crate::isa::active(), g, w.data(), dy.data());
+    Tensor::from_vec("conv2d direct backward data", &g.x_shape(), dx)
+}
+
+/// db alone (`bench conv`'s bwd_bias): the column sums of dy.
+pub fn direct_backward_bias(g: &Conv2dGeometry, dy: &Tensor) -> Tensor {
+    g.assert_shapes("conv2d direct backward bias", &[("dy", dy, g.y_shape())]);
+    bias_grad(g, dy.data())
+}
+
 /// The forward pass with the vector kernels of `isa` (the portable loops for `Baseline`).
 pub(crate) fn forward_on(
     isa: Isa,
@@ -453,13 +469,15 @@ fn pack(
 ) -> Vec<f32> {
     let blocks = cols.div_ceil(width);
     let mut packed = vec![0.0f32; blocks * taps * rows * width];
-    for (i, value) in packed.iter_mut().enumerate() {
-        let lane = i % width;
-        let r = (i / width) % rows;
-        let tap = (i / (width * rows)) % taps;
-        let col = (i / (width * rows * taps)) * width + lane;
-        if col < cols {
-            *value = weight(tap, r, col);
+    let mut chunks = packed.chunks_exact_mut(width);
+    for cb in 0..blocks {
+        for tap in 0..taps {
+            for r in 0..rows {
+                let chunk = chunks.next().expect("sized above");
+                for (lane, value) in chunk.iter_mut().enumerate().take(cols - cb * width) {
+                    *value = weight(tap, r, cb * width + lane);
+                }
+            }
         }
     }
     packed
