@@ -416,10 +416,17 @@ unsafe fn sum_pixels<S: Lanes, const CV: usize, const R: usize>(
     }
     let mut offset = [0isize; R];
     offset.copy_from_slice(offsets);
-    if call.channels == width {
-        pixel_loop::<S, CV, R, true>(call, &offset, &mut acc);
-    } else {
-        pixel_loop::<S, CV, R, false>(call, &offset, &mut acc);
+    // Usually the block's elements are neighbouring channels of one tap: then one pointer
+    // and constant displacements address every broadcast.
+    let adjacent = offset
+        .iter()
+        .enumerate()
+        .all(|(j, &o)| o == offset[0] + j as isize);
+    match (call.channels == width, adjacent) {
+        (true, true) => pixel_loop::<S, CV, R, true, true>(call, &offset, &mut acc),
+        (true, false) => pixel_loop::<S, CV, R, true, false>(call, &offset, &mut acc),
+        (false, true) => pixel_loop::<S, CV, R, false, true>(call, &offset, &mut acc),
+        (false, false) => pixel_loop::<S, CV, R, false, false>(call, &offset, &mut acc),
     }
     for (j, acc_j) in acc.iter().enumerate() {
         for (v, &sum) in acc_j.iter().enumerate() {
@@ -428,9 +435,16 @@ unsafe fn sum_pixels<S: Lanes, const CV: usize, const R: usize>(
     }
 }
 
-/// The loop over pixels of `sum_pixels`; FULL: every channel of the block exists (plain loads).
+/// The loop over pixels of `sum_pixels`; FULL: every channel of the block exists (plain loads);
+/// ADJACENT: `offset[j] = offset[0] + j`.
 #[inline(always)]
-unsafe fn pixel_loop<S: Lanes, const CV: usize, const R: usize, const FULL: bool>(
+unsafe fn pixel_loop<
+    S: Lanes,
+    const CV: usize,
+    const R: usize,
+    const FULL: bool,
+    const ADJACENT: bool,
+>(
     call: &PixelsCall,
     offset: &[isize; R],
     acc: &mut [[S::V; CV]; R],
@@ -455,8 +469,13 @@ unsafe fn pixel_loop<S: Lanes, const CV: usize, const R: usize, const FULL: bool
                         }
                     };
                 }
+                let x_0 = x.offset(x_px + offset[0]);
                 for (j, acc_j) in acc.iter_mut().enumerate() {
-                    let x_j = S::splat(x.offset(x_px + offset[j]));
+                    let x_j = if ADJACENT {
+                        S::splat(x_0.add(j))
+                    } else {
+                        S::splat(x.offset(x_px + offset[j]))
+                    };
                     for v in 0..CV {
                         acc_j[v] = S::fma(x_j, dy_v[v], acc_j[v]);
                     }

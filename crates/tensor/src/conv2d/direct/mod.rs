@@ -392,14 +392,14 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
             .map(|m| m..(m + blocking.rows).min(elements))
             .collect()
     };
-    let blocks: Vec<Vec<f32>> = (0..row_blocks.len() * col_blocks)
-        .into_par_iter()
+    // Each task: one block of kernel elements by one block of channels, with the input offset
+    // of each element and the output pixels where it reads the input.
+    let tasks: Vec<DwTask> = (0..row_blocks.len() * col_blocks)
         .map(|task| {
             let (rb, cb) = (task / col_blocks, task % col_blocks);
-            let (first, rows) = (row_blocks[rb].start, row_blocks[rb].len());
-            let mut offsets = Vec::with_capacity(rows);
-            let mut windows = Vec::with_capacity(rows);
-            for m in first..first + rows {
+            let mut offsets = Vec::new();
+            let mut windows = Vec::new();
+            for m in row_blocks[rb].clone() {
                 let (tap, ci) = (m / g.c, m % g.c);
                 let (ky, kx) = (tap / g.kw, tap % g.kw);
                 let dy_rows = reading_pixels(ky, g.pad_top, g.sh, g.h, g.ho);
@@ -412,43 +412,68 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
             // The pixels where every element of the block reads the input.
             let rows_all = intersect(windows.iter().map(|w| w.0.clone()));
             let cols_all = intersect(windows.iter().map(|w| w.1.clone()));
-            let call = |rows: Range<usize>, cols: Range<usize>| PixelsCall {
-                g,
-                x,
-                dy,
-                co0: cb * width,
-                channels: (g.co - cb * width).min(width),
-                images: 0..g.n,
-                rows,
-                cols,
-            };
-            let mut sums = vec![0.0f32; rows * width];
-            let whole = call(rows_all.clone(), cols_all.clone());
-            kernels::pixels_block(blocking, &whole, &offsets, &mut sums, false);
-            // Then, element by element, the border pixels only it reads.
-            let inner_empty = rows_all.is_empty() || cols_all.is_empty();
-            for (j, (dy_rows, dy_cols)) in windows.iter().enumerate() {
-                let mut strips = Vec::new();
-                if inner_empty {
-                    strips.push((dy_rows.clone(), dy_cols.clone()));
-                } else {
-                    strips.push((dy_rows.start..rows_all.start, dy_cols.clone()));
-                    strips.push((rows_all.end..dy_rows.end, dy_cols.clone()));
-                    strips.push((rows_all.clone(), dy_cols.start..cols_all.start));
-                    strips.push((rows_all.clone(), cols_all.end..dy_cols.end));
-                }
-                let sums_j = &mut sums[j * width..][..width];
-                for (strip_rows, strip_cols) in strips {
-                    let strip = call(strip_rows, strip_cols);
-                    kernels::pixels_block(blocking, &strip, &offsets[j..=j], sums_j, true);
-                }
+            DwTask {
+                cb,
+                offsets,
+                windows,
+                rows_all,
+                cols_all,
             }
-            sums
         })
         .collect();
+    let mut blocks: Vec<Vec<f32>> = tasks
+        .iter()
+        .map(|t| vec![0.0f32; t.offsets.len() * width])
+        .collect();
+    // The batch in chunks whose x and dy stay in L2 while every task walks them, in a fixed
+    // order; each task carries its sums from chunk to chunk (zero to start with).
+    for (images, band) in dw_chunks(g) {
+        tasks
+            .par_iter()
+            .zip(blocks.par_iter_mut())
+            .for_each(|(task, sums)| {
+                let call = |rows: Range<usize>, cols: Range<usize>| PixelsCall {
+                    g,
+                    x,
+                    dy,
+                    co0: task.cb * width,
+                    channels: (g.co - task.cb * width).min(width),
+                    images: images.clone(),
+                    rows: intersect([rows, band.clone()].into_iter()),
+                    cols,
+                };
+                let (rows_all, cols_all) = (&task.rows_all, &task.cols_all);
+                let whole = call(rows_all.clone(), cols_all.clone());
+                kernels::pixels_block(blocking, &whole, &task.offsets, sums, true);
+                // Then, element by element, the border pixels only it reads.
+                let inner_empty = rows_all.is_empty() || cols_all.is_empty();
+                for (j, (dy_rows, dy_cols)) in task.windows.iter().enumerate() {
+                    let strips = if inner_empty {
+                        vec![(dy_rows.clone(), dy_cols.clone())]
+                    } else {
+                        vec![
+                            (dy_rows.start..rows_all.start, dy_cols.clone()),
+                            (rows_all.end..dy_rows.end, dy_cols.clone()),
+                            (rows_all.clone(), dy_cols.start..cols_all.start),
+                            (rows_all.clone(), cols_all.end..dy_cols.end),
+                        ]
+                    };
+                    let sums_j = &mut sums[j * width..][..width];
+                    for (strip_rows, strip_cols) in strips {
+                        if strip_rows.is_empty() || strip_cols.is_empty() {
+                            continue; // most elements read every pixel: no strips
+                        }
+                        let strip = call(strip_rows, strip_cols);
+                        let offset = &task.offsets[j..=j];
+                        kernels::pixels_block(blocking, &strip, offset, sums_j, true);
+                    }
+                }
+            });
+    }
     let mut dw = vec![0.0f32; elements * g.co];
     for (task, sums) in blocks.iter().enumerate() {
         let (rb, cb) = (task / col_blocks, task % col_blocks);
+        debug_assert_eq!(cb, tasks[task].cb);
         let channels = (g.co - cb * width).min(width);
         for (j, row) in sums.chunks_exact(width).enumerate() {
             let m = row_blocks[rb].start + j;
@@ -456,6 +481,42 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
         }
     }
     dw
+}
+
+/// One dw task: a block of kernel elements (their input offsets and the output pixels each
+/// reads the input at) by the channel block `cb`.
+struct DwTask {
+    cb: usize,
+    offsets: Vec<isize>,
+    windows: Vec<(Range<usize>, Range<usize>)>,
+    rows_all: Range<usize>,
+    cols_all: Range<usize>,
+}
+
+/// Bytes of x and dy a dw chunk may span: half of a 512 KB L2, leaving room for the rest.
+const DW_CHUNK_BYTES: usize = 256 << 10;
+
+/// The chunks dw walks the batch in: (images, output rows) pairs, whole images while they are
+/// small, else bands of output rows of one image; at most `DW_CHUNK_BYTES` of x and dy each.
+/// Fixed by the shape alone, never by the thread count.
+fn dw_chunks(g: &Conv2dGeometry) -> Vec<(Range<usize>, Range<usize>)> {
+    let row_bytes = 4 * (g.wo * g.co + g.sh * g.w * g.c);
+    let image_bytes = 4 * (g.h * g.w * g.c + g.ho * g.wo * g.co);
+    if image_bytes <= DW_CHUNK_BYTES {
+        let per_chunk = (DW_CHUNK_BYTES / image_bytes).max(1);
+        return (0..g.n)
+            .step_by(per_chunk)
+            .map(|n| (n..(n + per_chunk).min(g.n), 0..g.ho))
+            .collect();
+    }
+    let band = (DW_CHUNK_BYTES / row_bytes.max(1)).max(1);
+    (0..g.n)
+        .flat_map(|n| {
+            (0..g.ho)
+                .step_by(band)
+                .map(move |r| (n..n + 1, r..(r + band).min(g.ho)))
+        })
+        .collect()
 }
 
 /// Weights packed as blocks of `width` columns: `packed[cb][tap][r][lane]` =
