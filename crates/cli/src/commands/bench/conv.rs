@@ -391,7 +391,7 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
     }
     if args.format == Format::Table {
         outln!(
-            "* = fastest of the problem's direction. bwd = dx, dw and db in one call (2x the forward's FLOP), as training runs a hidden layer; bwd_weights = dw and db, as it runs a first layer;\nbwd_data (dx) and bwd_bias (db, one FLOP an element of dy) alone only for direct: im2col and Winograd make dx and dw in one pass over the same blocks. peak = GFLOP/s over the measured FMA peak, with direct convolution's FLOP for every\nalgorithm: Winograd F(2x2, 3x3) does 2.25x fewer multiplications, so it can pass 100%. workspace = the most the call allocated beyond its inputs and what it returns.\nrel err = the worst element's relative error against the f64 reference (every row passed the reference check before it was timed)."
+            "* = fastest of the problem's direction. bwd = dx, dw and db in one call (2x the forward's FLOP), as training runs a hidden layer; bwd_weights = dw and db, as it runs a first layer;\nbwd_data (dx) and bwd_bias (db, one FLOP an element of dy) alone only for direct: im2col and Winograd make dx and dw in one pass over the same blocks. peak = GFLOP/s over the measured FMA peak, with direct convolution's FLOP for every\nalgorithm, padding taps included: Winograd F(2x2, 3x3) does 2.25x fewer multiplications and direct skips the taps on `same` padding, so either can pass 100%. workspace = the most the call allocated beyond its inputs and what it returns.\nrel err = the worst element's relative error against the f64 reference (every row passed the reference check before it was timed)."
         )?;
     }
     if let Some(path) = &args.plot {
