@@ -1,8 +1,8 @@
 //! Which vector instructions the kernels use, decided at run time.
 //!
-//! The AVX-512 micro-kernels (`gemm/small.rs`) are compiled into every x86-64 build with
-//! `#[target_feature(enable = "avx512f")]` and run only where the CPU reports AVX-512F, so one
-//! binary runs on any x86-64 CPU and uses what it finds; elsewhere (or on aarch64) the portable
+//! The vector micro-kernels (`gemm/small.rs` for AVX-512; `conv2d/direct/kernels.rs` for AVX2
+//! and AVX-512) are compiled into every x86-64 build with `#[target_feature]` and run only where
+//! the CPU reports the ISA, so one binary runs on any x86-64 CPU and uses what it finds; elsewhere (or on aarch64) the portable
 //! code and matrixmultiply (which picks its own kernel at run time) do the work.
 //!
 //! `CONVLAB_MAX_ISA=avx512|avx2|baseline` caps the choice (read once, at the first kernel), so
@@ -17,10 +17,11 @@ use std::sync::OnceLock;
 pub enum Isa {
     /// No vector kernels of convlab's own: portable Rust and matrixmultiply.
     Baseline,
-    /// AVX2 and FMA (x86-64-v3): what most laptops have. convlab has no AVX2-only intrinsics;
-    /// the level exists so that it can be asked for, and reported.
+    /// AVX2 and FMA (x86-64-v3): what most laptops have. The direct convolution's 8-lane
+    /// kernels, and the FMA copy of `axpy`.
     Avx2,
-    /// AVX-512F: the unpacked small GEMM and the window GEMM.
+    /// AVX-512F: the unpacked small GEMM, the window GEMM and the direct convolution's 16-lane
+    /// kernels.
     Avx512,
 }
 
