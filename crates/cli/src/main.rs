@@ -17,6 +17,7 @@ mod memory;
 mod model_arg;
 mod progress;
 mod run_files;
+mod tensorboard;
 
 /// Training allocates and frees the same large buffers every step (activations of a few MB).
 /// With glibc's allocator each such buffer is a fresh mmap and munmap, and the page faults and

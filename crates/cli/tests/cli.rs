@@ -671,3 +671,96 @@ fn bench_conv_writes_csv_and_json_rows_for_every_plan_and_direction() {
         "expected batch=LIST or channels=LIST",
     );
 }
+
+/// The TFRecord framing of an event file: (length, masked CRC of it, data, masked CRC of data)
+/// records to the end, every CRC right (CRC-32C, written out here a second time as the check).
+fn event_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    fn crc32c(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let masked = |d: &[u8]| crc32c(d).rotate_right(15).wrapping_add(0xa282_ead8);
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+        assert_eq!(
+            u32_at(at + 8),
+            masked(&bytes[at..at + 8]),
+            "length CRC at {at}"
+        );
+        let data = &bytes[at + 12..at + 12 + len];
+        assert_eq!(u32_at(at + 12 + len), masked(data), "data CRC at {at}");
+        records.push(data.to_vec());
+        at += 16 + len;
+    }
+    records
+}
+
+#[test]
+fn train_writes_tensorboard_event_files() {
+    let dir = scratch("tensorboard");
+    let checkpoint = dir.join("run.safetensors");
+    let logs = dir.join("logs");
+    // Refused before training: a parent that does not exist, a file where the directory goes.
+    assert_usage_error(
+        &convlab(&[
+            "train",
+            "--tensorboard",
+            dir.join("no/such").to_str().unwrap(),
+        ]),
+        "does not exist",
+    );
+    std::fs::write(dir.join("file"), "x").unwrap();
+    assert_usage_error(
+        &convlab(&["train", "--tensorboard", dir.join("file").to_str().unwrap()]),
+        "not a directory",
+    );
+    let o = convlab(&[
+        "train",
+        "--epochs",
+        "2",
+        "--limit",
+        "320",
+        "--patience",
+        "5",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--tensorboard",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].to_str().unwrap().contains("events.out.tfevents."));
+    let records = event_records(&std::fs::read(&files[0]).unwrap());
+    // The file version, then one summary per epoch.
+    assert_eq!(records.len(), 3);
+    assert!(records[0].windows(13).any(|w| w == b"brain.Event:2"));
+    for tag in [
+        &b"val_accuracy"[..],
+        b"learning_rate",
+        b"conv2d_1/kernel",
+        b"conv2d/filters",
+    ] {
+        assert!(
+            records[2].windows(tag.len()).any(|w| w == tag),
+            "{}",
+            String::from_utf8_lossy(tag)
+        );
+    }
+}

@@ -1,13 +1,18 @@
-//! The protocol-buffer wire format, as much of it as an ONNX file needs, written by hand: a
-//! message is a sequence of (field number, wire type) keys each followed by its value, a varint
-//! for integers, or a length and the bytes for strings, byte blobs and nested messages (<https://protobuf.dev/programming-guides/encoding/>).
+//! The protocol-buffer wire format, as much of it as an ONNX file and a TensorBoard event file
+//! need, written by hand: a message is a sequence of (field number, wire type) keys each
+//! followed by its value, a varint for integers, 4 or 8 little-endian bytes for floats and
+//! doubles, or a length and the bytes for strings, byte blobs, packed arrays and nested messages
+//! (<https://protobuf.dev/programming-guides/encoding/>).
 //!
 //! ONNX's `onnx.proto` is proto2, so repeated integers (`dims`, `ints`) are written one key per
-//! element, not packed; readers accept both.
+//! element, not packed; readers accept both. TensorFlow's `summary.proto` is proto3, whose
+//! repeated doubles (a histogram's buckets) are packed (`doubles`).
 
 /// Wire types.
 const VARINT: u8 = 0;
+const FIXED64: u8 = 1;
 const LENGTH_DELIMITED: u8 = 2;
+const FIXED32: u8 = 5;
 
 /// One message being written.
 #[derive(Default, Debug, Clone)]
@@ -66,6 +71,26 @@ impl Message {
     pub fn message(&mut self, field: u32, value: &Message) -> &mut Self {
         self.bytes(field, &value.bytes)
     }
+
+    /// A float field: 4 bytes, little-endian.
+    pub fn float(&mut self, field: u32, value: f32) -> &mut Self {
+        self.key(field, FIXED32);
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self
+    }
+
+    /// A double field: 8 bytes, little-endian.
+    pub fn double(&mut self, field: u32, value: f64) -> &mut Self {
+        self.key(field, FIXED64);
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self
+    }
+
+    /// A packed repeated double field: one key, the length, then 8 bytes per value.
+    pub fn doubles(&mut self, field: u32, values: &[f64]) -> &mut Self {
+        let packed: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.bytes(field, &packed)
+    }
 }
 
 /// A reader for the tests: the fields of one message, in order, as (field, value).
@@ -75,6 +100,7 @@ pub mod read {
     pub enum Field {
         Varint(u64),
         Fixed32([u8; 4]),
+        Fixed64([u8; 8]),
         Bytes(Vec<u8>),
     }
 
@@ -104,6 +130,11 @@ pub mod read {
                     let v = bytes[at..at + 4].try_into().unwrap();
                     at += 4;
                     Field::Fixed32(v)
+                }
+                1 => {
+                    let v = bytes[at..at + 8].try_into().unwrap();
+                    at += 8;
+                    Field::Fixed64(v)
                 }
                 2 => {
                     let len = varint(bytes, &mut at) as usize;
@@ -148,5 +179,23 @@ mod tests {
             fields(&f.into_bytes()),
             [(8, Field::Varint(3)), (8, Field::Varint(300))]
         );
+    }
+
+    /// Floats and doubles as protobuf writes them: key (field 1, wire type 1) = 0x09 then 8
+    /// little-endian bytes; key (2, 5) = 0x15 then 4; a packed double array (6, 2) = 0x32, its
+    /// length in bytes, the values.
+    #[test]
+    fn writes_floats_doubles_and_packed_doubles() {
+        let mut m = Message::new();
+        m.double(1, 1.5).float(2, 0.25).doubles(6, &[1.0, -2.0]);
+        let bytes = m.into_bytes();
+        assert_eq!(bytes[0], 0x09);
+        assert_eq!(&bytes[1..9], &1.5f64.to_le_bytes());
+        assert_eq!(bytes[9], 0x15);
+        assert_eq!(&bytes[10..14], &0.25f32.to_le_bytes());
+        assert_eq!(&bytes[14..16], &[0x32, 16]);
+        assert_eq!(&bytes[16..24], &1.0f64.to_le_bytes());
+        assert_eq!(&bytes[24..32], &(-2.0f64).to_le_bytes());
+        assert_eq!(fields(&bytes)[0], (1, Field::Fixed64(1.5f64.to_le_bytes())));
     }
 }

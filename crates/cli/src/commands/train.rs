@@ -30,6 +30,7 @@ use crate::memory;
 use crate::model_arg::{model_file, set_conv};
 use crate::progress::Progress;
 use crate::run_files::{RunFiles, RunLock};
+use crate::tensorboard::TensorBoard;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum OptimizerArg {
@@ -80,13 +81,19 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     lr: Option<f32>,
     /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors) with the
-    /// settings saved in it; only --checkpoint, --data and --threads may be given with it.
+    /// settings saved in it; only --checkpoint, --data, --tensorboard and --threads may be given
+    /// with it.
     #[arg(long, value_name = "BACKUP")]
     resume: Option<PathBuf>,
     /// The network to train: a model file (convlab's TOML or Keras's model.to_json(); see
     /// models/). Default: the chapter's CNN (models/chapter8.toml).
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     model: Option<PathBuf>,
+    /// Also write TensorBoard event files into DIR (created if missing; its parent must exist):
+    /// per epoch the loss, accuracy, val_loss, val_accuracy and learning rate, a histogram of
+    /// every weight and the first Conv2D layer's filters. View with `tensorboard --logdir DIR`.
+    #[arg(long, value_name = "DIR")]
+    tensorboard: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -156,6 +163,22 @@ impl Settings {
             OptimizerArg::Adam => Optimizer::Adam(Adam::new(self.lr.unwrap_or(1e-3))),
             OptimizerArg::Sgd => Optimizer::Sgd(Sgd::new(self.lr.unwrap_or(1e-2))),
             OptimizerArg::Rmsprop => Optimizer::RmsProp(RmsProp::new(self.lr.unwrap_or(1e-3))),
+        }
+    }
+}
+
+/// A callback that may be absent (`--tensorboard` not given).
+struct OptionalCallback<'a, C: Callback>(Option<&'a mut C>);
+
+impl<C: Callback> Callback for OptionalCallback<'_, C> {
+    fn on_epoch_end(
+        &mut self,
+        logs: &EpochLogs,
+        model: &Sequential,
+    ) -> Result<Control, TrainError> {
+        match &mut self.0 {
+            Some(c) => c.on_epoch_end(logs, model),
+            None => Ok(Control::Continue),
         }
     }
 }
@@ -241,6 +264,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let files = RunFiles::new(checkpoint);
     files.check_writable()?;
+    // Checked now, written from the first epoch's end on.
+    let mut tensorboard = args.tensorboard.clone();
+    if let Some(dir) = &tensorboard {
+        TensorBoard::new(dir, 0.0)?;
+    }
     // No output may be an input, except the backup a resumed run goes on updating.
     for (arg, input) in [("--model", &args.model), ("--resume", &args.resume)] {
         if let Some(input) = input {
@@ -313,6 +341,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         history: so_far,
         written: false,
     };
+    let mut board = tensorboard
+        .take()
+        .map(|dir| TensorBoard::new(&dir, settings.optimizer().learning_rate()))
+        .transpose()?;
     let opts = FitOptions {
         epochs: settings.epochs,
         batch_size: settings.batch_size,
@@ -335,9 +367,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 &mut checkpoint,
                 &mut early,
                 &mut csv,
+                &mut OptionalCallback(board.as_mut()),
             ],
         )
         .context("training")?;
+    if let Some(path) = board.as_ref().and_then(|b| b.path()) {
+        note!("wrote {}", path.display());
+    }
     let trained = history.epochs.len() > epochs_before;
     if !trained {
         note!(

@@ -18,18 +18,16 @@
 //! - Dropout: nothing (it is the identity at inference);
 //! - activations: `Relu`, `Sigmoid`, `Tanh`, `Softmax` (over channels).
 //!
-//! The protocol buffer is written by hand (`proto.rs`) from the official `onnx.proto`'s field
+//! The protocol buffer is written by hand (`crate::proto`) from the official `onnx.proto`'s field
 //! numbers. `crates/cli/tests/onnx/check.py` runs `onnx.checker` and ONNX Runtime on the files.
-
-mod proto;
 
 use convlab_tensor::{Conv2dGeometry, Pool2dGeometry};
 
 use crate::activation::Activation;
 use crate::layers::Layer;
+use crate::proto::Message;
 use crate::LayerEntry;
 use crate::Sequential;
-use proto::Message;
 
 /// The operator set the graph uses: the first with `Softmax` over one axis.
 pub const OPSET: i64 = 13;
@@ -374,8 +372,8 @@ fn value_info(name: &str, shape: &[usize]) -> Message {
 
 #[cfg(test)]
 mod tests {
-    use super::proto::read::{fields, Field};
     use super::*;
+    use crate::proto::read::{fields, Field};
     use crate::{chapter_model, ConvAlgorithm};
 
     fn strings(bytes: &[u8], field: u32) -> Vec<String> {
