@@ -167,22 +167,6 @@ impl Settings {
     }
 }
 
-/// A callback that may be absent (`--tensorboard` not given).
-struct OptionalCallback<'a, C: Callback>(Option<&'a mut C>);
-
-impl<C: Callback> Callback for OptionalCallback<'_, C> {
-    fn on_epoch_end(
-        &mut self,
-        logs: &EpochLogs,
-        model: &Sequential,
-    ) -> Result<Control, TrainError> {
-        match &mut self.0 {
-            Some(c) => c.on_epoch_end(logs, model),
-            None => Ok(Control::Continue),
-        }
-    }
-}
-
 /// More epochs than anyone trains for: a history that long would itself be the problem.
 const MAX_EPOCHS: usize = 100_000;
 
@@ -265,10 +249,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let files = RunFiles::new(checkpoint);
     files.check_writable()?;
     // Checked now, written from the first epoch's end on.
-    let mut tensorboard = args.tensorboard.clone();
-    if let Some(dir) = &tensorboard {
-        TensorBoard::new(dir, 0.0)?;
-    }
+    let mut board = args
+        .tensorboard
+        .as_deref()
+        .map(|dir| TensorBoard::new(dir, settings.optimizer().learning_rate()))
+        .transpose()?;
     // No output may be an input, except the backup a resumed run goes on updating.
     for (arg, input) in [("--model", &args.model), ("--resume", &args.resume)] {
         if let Some(input) = input {
@@ -341,10 +326,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         history: so_far,
         written: false,
     };
-    let mut board = tensorboard
-        .take()
-        .map(|dir| TensorBoard::new(&dir, settings.optimizer().learning_rate()))
-        .transpose()?;
     let opts = FitOptions {
         epochs: settings.epochs,
         batch_size: settings.batch_size,
@@ -355,22 +336,21 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         backup_extra: serde_json::to_value(&settings)?,
         resume,
     };
+    let mut callbacks: Vec<&mut dyn Callback> = vec![
+        &mut nan,
+        &mut diverge,
+        &mut progress,
+        &mut checkpoint,
+        &mut early,
+        &mut csv,
+    ];
+    if let Some(board) = board.as_mut() {
+        callbacks.push(board);
+    }
     let history = model
-        .fit(
-            &train,
-            Some(&data.val),
-            &opts,
-            &mut [
-                &mut nan,
-                &mut diverge,
-                &mut progress,
-                &mut checkpoint,
-                &mut early,
-                &mut csv,
-                &mut OptionalCallback(board.as_mut()),
-            ],
-        )
+        .fit(&train, Some(&data.val), &opts, &mut callbacks)
         .context("training")?;
+    drop(callbacks);
     if let Some(path) = board.as_ref().and_then(|b| b.path()) {
         note!("wrote {}", path.display());
     }

@@ -34,6 +34,23 @@ macro_rules! dispatch {
     };
 }
 
+/// Calls the AVX-512 or AVX2 entry point for a block of `rows` rows with `blocking`'s CV: the
+/// one list of the (CV, rows) pairs compiled, which `Blocking::for_channels` can ask for.
+macro_rules! for_blocking {
+    ($blocking:expr, $rows:expr, $avx512:ident, $avx2:ident, $args:tt) => {
+        match $blocking.isa {
+            crate::isa::Isa::Avx512 => dispatch!($avx512, $blocking.cv, $rows, $args,
+                1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                2 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                3 => [1, 2, 3, 4, 5, 6, 7, 8],
+                4 => [1, 2, 3, 4, 5, 6]),
+            _ => dispatch!($avx2, $blocking.cv, $rows, $args,
+                1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                2 => [1, 2, 3, 4, 5, 6]),
+        }
+    };
+}
+
 /// Which vector kernels run, and how wide a block is: CV vectors of channels and at most
 /// `rows` rows (pixels or kernel elements).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,18 +158,13 @@ pub(super) fn taps_block(
         // SAFETY: the CPU has the ISA (asserted), and the asserts above bound every index the
         // kernel forms: inputs below input_end, weights below weights_end, outputs as stated.
         unsafe {
-            match blocking.isa {
-                crate::isa::Isa::Avx512 => {
-                    dispatch!(taps_avx512, blocking.cv, rows, (call, inputs, outputs, out),
-                    1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    2 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    3 => [1, 2, 3, 4, 5, 6, 7, 8],
-                    4 => [1, 2, 3, 4, 5, 6])
-                }
-                _ => dispatch!(taps_avx2, blocking.cv, rows, (call, inputs, outputs, out),
-                    1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    2 => [1, 2, 3, 4, 5, 6]),
-            }
+            for_blocking!(
+                blocking,
+                rows,
+                taps_avx512,
+                taps_avx2,
+                (call, inputs, outputs, out)
+            )
         }
     }
 }
@@ -324,18 +336,13 @@ pub(super) fn pixels_block(
         // SAFETY: the CPU has the ISA (asserted); origins grow with n, oy and ox, so every x
         // index lies in first..=last, every dy index below the last pixel's end (asserted).
         unsafe {
-            match blocking.isa {
-                crate::isa::Isa::Avx512 => {
-                    dispatch!(pixels_avx512, blocking.cv, rows, (call, offsets, out, accumulate),
-                    1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    2 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    3 => [1, 2, 3, 4, 5, 6, 7, 8],
-                    4 => [1, 2, 3, 4, 5, 6])
-                }
-                _ => dispatch!(pixels_avx2, blocking.cv, rows, (call, offsets, out, accumulate),
-                    1 => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                    2 => [1, 2, 3, 4, 5, 6]),
-            }
+            for_blocking!(
+                blocking,
+                rows,
+                pixels_avx512,
+                pixels_avx2,
+                (call, offsets, out, accumulate)
+            )
         }
     }
 }

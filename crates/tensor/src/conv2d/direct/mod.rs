@@ -413,6 +413,7 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
             let rows_all = intersect(windows.iter().map(|w| w.0.clone()));
             let cols_all = intersect(windows.iter().map(|w| w.1.clone()));
             DwTask {
+                elements: row_blocks[rb].clone(),
                 cb,
                 offsets,
                 windows,
@@ -471,13 +472,10 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
             });
     }
     let mut dw = vec![0.0f32; elements * g.co];
-    for (task, sums) in blocks.iter().enumerate() {
-        let (rb, cb) = (task / col_blocks, task % col_blocks);
-        debug_assert_eq!(cb, tasks[task].cb);
-        let channels = (g.co - cb * width).min(width);
-        for (j, row) in sums.chunks_exact(width).enumerate() {
-            let m = row_blocks[rb].start + j;
-            dw[m * g.co + cb * width..][..channels].copy_from_slice(&row[..channels]);
+    for (task, sums) in tasks.iter().zip(&blocks) {
+        let channels = (g.co - task.cb * width).min(width);
+        for (m, row) in task.elements.clone().zip(sums.chunks_exact(width)) {
+            dw[m * g.co + task.cb * width..][..channels].copy_from_slice(&row[..channels]);
         }
     }
     dw
@@ -486,6 +484,8 @@ pub(crate) fn kernel_grad_on(isa: Isa, g: &Conv2dGeometry, x: &[f32], dy: &[f32]
 /// One dw task: a block of kernel elements (their input offsets and the output pixels each
 /// reads the input at) by the channel block `cb`.
 struct DwTask {
+    /// The kernel elements m of the block (rows of dw).
+    elements: Range<usize>,
     cb: usize,
     offsets: Vec<isize>,
     windows: Vec<(Range<usize>, Range<usize>)>,
