@@ -1,4 +1,4 @@
-//! convlab-cli library: the drawing code behind the `convlab` command.
+//! convlab-cli library: the drawing code and the HTML report behind the `convlab` command.
 //!
 //! ```
 //! use convlab_cli::draw::histogram;
@@ -12,3 +12,4 @@
 //! The command itself (`src/main.rs`, `src/commands/`) is the binary's: one module per command.
 
 pub mod draw;
+pub mod report;

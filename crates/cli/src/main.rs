@@ -17,6 +17,7 @@ mod memory;
 mod model_arg;
 mod progress;
 mod run_files;
+mod run_report;
 mod tensorboard;
 
 /// Training allocates and frees the same large buffers every step (activations of a few MB).
@@ -66,6 +67,9 @@ enum Command {
     /// Benchmarks: convolution algorithms, or a training epoch on the real data.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// A trained model's report as one self-contained HTML page: curves, confusion matrix,
+    /// mistakes, weights, filters and feature maps.
+    Report(commands::report::ReportArgs),
     /// Write a trained model for other tools: ONNX (for ONNX Runtime, Netron, ...).
     Export(commands::export::ExportArgs),
 }
@@ -211,6 +215,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gradcheck(args) => commands::gradcheck::run(args),
         Command::Explain(cmd) => commands::explain::run(cmd),
         Command::Bench(cmd) => commands::bench::run(cmd),
+        Command::Report(args) => commands::report::run(args),
         Command::Export(args) => commands::export::run(args),
     }
 }

@@ -25,6 +25,7 @@ pub struct RunFiles {
     pub history: PathBuf,
     pub backup: PathBuf,
     pub curves: PathBuf,
+    pub report: PathBuf,
 }
 
 impl RunFiles {
@@ -33,8 +34,20 @@ impl RunFiles {
             history: beside(&checkpoint, "history.csv"),
             backup: beside(&checkpoint, "backup.safetensors"),
             curves: beside(&checkpoint, "curves.svg"),
+            report: beside(&checkpoint, "report.html"),
             checkpoint,
         }
+    }
+
+    /// Every file the run writes.
+    pub fn all(&self) -> [&PathBuf; 5] {
+        [
+            &self.checkpoint,
+            &self.history,
+            &self.backup,
+            &self.curves,
+            &self.report,
+        ]
     }
 
     /// The checkpoint a backup continues: `dir/run.backup.safetensors` -> `dir/run.safetensors`.
@@ -58,7 +71,7 @@ impl RunFiles {
     /// probes the directory (or, if it does not exist yet, the nearest one that does, where it
     /// would be created). Creates nothing and touches no existing file.
     pub fn check_writable(&self) -> Result<()> {
-        for path in [&self.checkpoint, &self.history, &self.backup, &self.curves] {
+        for path in self.all() {
             check_target(path)
                 .with_context(|| format!("--checkpoint: cannot write {}", path.display()))?;
         }

@@ -179,7 +179,7 @@ impl Sequential {
                     training: true,
                     rng: &mut dropout_rng,
                 };
-                let (loss, batch_correct) =
+                let (loss, batch_correct, _) =
                     self.batch_loss(&mut tape, train, batch, loss_kind, &mut mode)?;
                 let grads = tape.backward(&loss)?;
                 let loss_value = loss.value().item();
@@ -277,7 +277,7 @@ impl Sequential {
         batch: &[usize],
         loss_kind: Loss,
         mode: &mut ForwardMode,
-    ) -> Result<(Var, usize), TrainError> {
+    ) -> Result<(Var, usize, Var), TrainError> {
         let input = tape.constant(data.inputs(batch));
         let y = data.targets(batch);
         let last = self.layers().len() - 1;
@@ -288,7 +288,7 @@ impl Sequential {
         } else {
             0
         };
-        Ok((loss, correct))
+        Ok((loss, correct, out.output))
     }
 
     /// One training step's loss and every weight's gradient (in `weights()` order, zeros for a
@@ -316,7 +316,7 @@ impl Sequential {
             training: true,
             rng,
         };
-        let (loss, _) = self.batch_loss(&mut tape, &data, &batch, loss_kind, &mut mode)?;
+        let (loss, _, _) = self.batch_loss(&mut tape, &data, &batch, loss_kind, &mut mode)?;
         let grads = tape.backward(&loss)?;
         Ok((loss.value().item(), self.weight_grads(&grads)))
     }
@@ -341,6 +341,18 @@ impl Sequential {
         data: &dyn Dataset,
         batch_size: usize,
     ) -> Result<Evaluation, TrainError> {
+        self.evaluate_each(data, batch_size, &mut |_, _| {})
+    }
+
+    /// [`Self::evaluate`], also handing `each` every batch's item indices and the model's
+    /// outputs for them (N, outputs...): the probabilities after a final softmax. One pass
+    /// gives the loss and, say, a confusion matrix.
+    pub fn evaluate_each(
+        &self,
+        data: &dyn Dataset,
+        batch_size: usize,
+        each: &mut dyn FnMut(&[usize], &Tensor),
+    ) -> Result<Evaluation, TrainError> {
         let loss_kind = self.training.as_ref().ok_or(TrainError::NotCompiled)?.loss;
         if self.layers().is_empty() {
             return Err(crate::ModelError::Empty.into());
@@ -359,8 +371,9 @@ impl Sequential {
                 training: false,
                 rng: &mut rng,
             };
-            let (loss, batch_correct) =
+            let (loss, batch_correct, output) =
                 self.batch_loss(&mut tape, data, batch, loss_kind, &mut mode)?;
+            each(batch, output.value());
             loss_sum += loss.value().item() as f64 * batch.len() as f64;
             correct += batch_correct;
         }

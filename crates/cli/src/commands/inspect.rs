@@ -113,14 +113,8 @@ fn layer(model: &Sequential, index: usize) -> Result<&LayerEntry> {
 
 /// Mean and (population) standard deviation, as numpy's mean() and std().
 fn mean_std(values: &[f32]) -> (f64, f64) {
-    let n = values.len().max(1) as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    (mean, var.sqrt())
+    let stats = convlab_cli::report::Stats::of(values);
+    (stats.mean, stats.std)
 }
 
 fn weights(args: WeightsArgs) -> Result<ExitCode> {

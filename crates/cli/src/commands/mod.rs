@@ -8,6 +8,7 @@ pub mod gradcheck;
 pub mod inspect;
 pub mod plot_model;
 pub mod predict;
+pub mod report;
 pub mod summary;
 pub mod train;
 

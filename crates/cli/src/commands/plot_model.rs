@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use convlab_cli::draw::{model_dot, model_svg, LayerBox};
-use convlab_nn::layers::keras_shape;
+use convlab_cli::draw::{model_dot, model_svg};
 
 use super::{write_output, ConvArg};
 use crate::model_arg::model_or_chapter;
@@ -38,17 +37,7 @@ pub fn run(args: PlotModelArgs) -> Result<ExitCode> {
         super::check_not_input("--out", &args.out, "--model", model)?;
     }
     let model = model_or_chapter(args.model.as_deref(), 42, ConvArg::Auto)?;
-    // Keras draws the input as a box of its own first.
-    let input = keras_shape(model.input_shape());
-    let mut boxes = vec![LayerBox::new("input_layer", "InputLayer", &input, &input)];
-    for l in model.layers() {
-        boxes.push(LayerBox::new(
-            &l.name,
-            l.layer.kind(),
-            &keras_shape(&l.input_shape),
-            &keras_shape(&l.output_shape),
-        ));
-    }
+    let boxes = crate::run_report::layer_boxes(&model);
     let format =
         args.format
             .unwrap_or_else(|| match args.out.extension().and_then(|e| e.to_str()) {

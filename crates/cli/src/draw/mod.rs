@@ -10,6 +10,7 @@
 //!   outlined (`convlab explain`).
 //! - The benchmark plot ([`bench_plot`]): `bench conv --plot`, GFLOP/s against the swept
 //!   variable, one line per algorithm, the measured FMA peak dashed.
+//! - The confusion matrix as a heat map ([`confusion_heat_map`]), every cell with its count.
 //! - [`write_atomic`]: every picture reaches disk whole or not at all.
 //!
 //! Inputs are plain slices and structs (only the atomic write comes from convlab-nn). Degenerate
@@ -28,6 +29,7 @@ mod svg;
 mod svg_axes;
 mod svg_bench;
 mod svg_chart;
+mod svg_heatmap;
 mod svg_hist;
 
 pub use atomic::write_atomic;
@@ -40,4 +42,5 @@ pub use raster::{side_by_side, RgbImage, MAX_PIXELS, MAX_SIDE};
 pub use svg::escape_xml;
 pub use svg_bench::{bench_plot, BenchPanel, BenchSeries};
 pub use svg_chart::{learning_curves, line_chart, ChartOpts, HistoryData, Series};
+pub use svg_heatmap::confusion_heat_map;
 pub use svg_hist::{bin_counts, histogram, histogram_compare, Bins};

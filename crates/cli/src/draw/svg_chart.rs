@@ -4,8 +4,13 @@
 //! Value `k` of a series (0-based) is drawn at x = epoch k + 1, as Keras numbers epochs. NaN and
 //! infinite values are left out, leaving a gap in the line, and do not stretch the y scale; a point
 //! with no finite neighbour is still drawn as a dot, so a one-epoch run shows something.
+//!
+//! The picture can be read back: each panel records its scale (`<g class="plot-area">` with the
+//! pixel rows and values of its y range), and every dot its series, epoch and value
+//! (`data-series="loss val" data-epoch="3" data-value="0.2871"`) with a `<title>` a browser shows
+//! on hover.
 
-use crate::draw::svg::SvgDoc;
+use crate::draw::svg::{escape_xml, num, SvgDoc};
 use crate::draw::svg_axes::{
     draw_axes, draw_legend, frame_in, nice_ticks, padded_range, AxesText, Frame, Key, LegendEntry,
     COLOURS, MARKER_STYLE,
@@ -133,6 +138,13 @@ fn draw_panel(doc: &mut SvgDoc, panel: (f64, f64, f64, f64), series: &[Series], 
         ylabel: opts.ylabel,
     };
     draw_axes(doc, &frame, &xt, &yt, &text);
+    doc.raw(&format!(
+        r#"<g class="plot-area" data-top="{}" data-bottom="{}" data-ymin="{}" data-ymax="{}"/>"#,
+        frame.top,
+        frame.bottom(),
+        frame.y.0,
+        frame.y.1
+    ));
 
     // The marker goes under the curves; its label goes in the legend rather than beside the line,
     // where it could cover a curve.
@@ -149,7 +161,8 @@ fn draw_panel(doc: &mut SvgDoc, panel: (f64, f64, f64, f64), series: &[Series], 
             continue;
         }
         let colour = COLOURS[i % COLOURS.len()];
-        draw_series(doc, &frame, s.values, colour);
+        let name = format!("{} {}", opts.ylabel, s.label);
+        draw_series(doc, &frame, s.values, colour, &name);
         legend.push(LegendEntry {
             label: s.label,
             colour,
@@ -183,17 +196,23 @@ fn finite_runs(values: &[f32]) -> Vec<Vec<(f64, f64)>> {
     runs
 }
 
-fn draw_series(doc: &mut SvgDoc, f: &Frame, values: &[f32], colour: &str) {
+fn draw_series(doc: &mut SvgDoc, f: &Frame, values: &[f32], colour: &str, name: &str) {
     let line = format!(r#"stroke="{colour}" stroke-width="2" stroke-linejoin="round""#);
-    let dot = format!(r#"fill="{colour}""#);
     for run in finite_runs(values) {
         let points: Vec<(f64, f64)> = run.iter().map(|&(x, y)| (f.px(x), f.py(y))).collect();
         if points.len() > 1 {
             doc.polyline(&points, &line);
         }
         if points.len() == 1 || values.len() <= DOTS_UP_TO {
-            for &(x, y) in &points {
-                doc.circle(x, y, 2.8, &dot);
+            for (&(x, y), &(epoch, value)) in points.iter().zip(&run) {
+                let tip = escape_xml(&format!("epoch {epoch}: {name} {value:.4}"));
+                doc.raw(&format!(
+                    r#"<circle cx="{}" cy="{}" r="2.8" fill="{colour}" data-series="{}" data-epoch="{epoch}" data-value="{}" data-tip="{tip}"><title>{tip}</title></circle>"#,
+                    num(x),
+                    num(y),
+                    escape_xml(name),
+                    value as f32,
+                ));
             }
         }
     }
@@ -230,6 +249,46 @@ mod tests {
         ] {
             assert!(t.iter().any(|s| s == label), "no text {label:?} in {t:?}");
         }
+    }
+
+    #[test]
+    fn every_dot_sits_at_the_value_it_records() {
+        let h = history(12);
+        let svg = learning_curves(&h, None);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let areas: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("plot-area"))
+            .collect();
+        assert_eq!(areas.len(), 2);
+        let mut seen = 0;
+        for dot in doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "circle")
+        {
+            let series = dot.attribute("data-series").unwrap();
+            let epoch: usize = dot.attribute("data-epoch").unwrap().parse().unwrap();
+            let expected = match series {
+                "loss train" => h.loss[epoch - 1],
+                "loss val" => h.val_loss[epoch - 1],
+                "accuracy train" => h.accuracy[epoch - 1],
+                "accuracy val" => h.val_accuracy[epoch - 1],
+                other => panic!("unknown series {other}"),
+            };
+            let value: f32 = dot.attribute("data-value").unwrap().parse().unwrap();
+            assert_eq!(value, expected);
+            // Its height, read through its panel's scale, is the value (to a pixel's worth).
+            let area = areas[usize::from(series.starts_with("accuracy"))];
+            let attr = |k: &str| area.attribute(k).unwrap().parse::<f64>().unwrap();
+            let (top, bottom) = (attr("data-top"), attr("data-bottom"));
+            let (ymin, ymax) = (attr("data-ymin"), attr("data-ymax"));
+            let cy: f64 = dot.attribute("cy").unwrap().parse().unwrap();
+            let read = ymin + (bottom - cy) / (bottom - top) * (ymax - ymin);
+            let pixel = (ymax - ymin) / (bottom - top);
+            assert!((read - expected as f64).abs() <= pixel, "{series} {epoch}");
+            seen += 1;
+        }
+        assert_eq!(seen, 4 * 12);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `convlab train`: the chapter's model, trained with the chapter's settings by default: Adam,
 //! batch 32, up to 20 epochs, ModelCheckpoint(save_best_only) and EarlyStopping(patience 2,
 //! restore_best_weights), both watching val_loss as Keras does by default, on the scikit-learn
-//! split of the training set. Beside the checkpoint it writes the history as CSV (every epoch),
-//! a backup to resume from (every epoch) and the learning curves as SVG, and it ends by
-//! evaluating the restored best model.
+//! split of the training set. Beside the checkpoint it writes the history as CSV and the HTML
+//! report (every epoch, `epoch_files.rs`), a backup to resume from (every epoch) and the learning
+//! curves as SVG, and it ends by evaluating the restored best model.
 //!
 //! `--resume FILE` continues from a backup with the settings saved in it: the same seed, order
 //! of batches and dropout masks, optimizer state and callback state, so an interrupted run ends
@@ -15,12 +15,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use convlab_cli::draw::{learning_curves, HistoryData};
-use convlab_nn::callbacks::{Callback, Control};
+use convlab_nn::callbacks::Callback;
 use convlab_nn::resume::ResumeState;
 use convlab_nn::{
-    chapter_model, load_backup, Adam, EarlyStopping, EpochLogs, FitOptions, History, Loss,
-    ModelCheckpoint, Monitor, Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence,
-    TerminateOnNaN, TrainError,
+    chapter_model, load_backup, Adam, EarlyStopping, FitOptions, Loss, ModelCheckpoint, Monitor,
+    Optimizer, RmsProp, Sequential, Sgd, StopOnDivergence, TerminateOnNaN,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +29,11 @@ use crate::memory;
 use crate::model_arg::{model_file, set_conv};
 use crate::progress::Progress;
 use crate::run_files::{RunFiles, RunLock};
+use crate::run_report::{settings_pairs, SplitRef};
 use crate::tensorboard::TensorBoard;
+use epoch_files::{EpochFiles, ReportWriter};
+
+mod epoch_files;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum OptimizerArg {
@@ -45,7 +48,7 @@ const DEFAULT_CHECKPOINT: &str = "best-cnn-model.safetensors";
 /// `convlab train --help`: which files a run writes, and where.
 const FILES_HELP: &str = "\
 Files: the run writes CHECKPOINT (the best model), and beside it CHECKPOINT's stem with
-.history.csv, .backup.safetensors and .curves.svg (best-cnn-model.safetensors ->
+.history.csv, .backup.safetensors, .curves.svg and .report.html (best-cnn-model.safetensors ->
 best-cnn-model.history.csv, ...), holding .<stem>.lock while it runs. With --resume BACKUP they go beside --checkpoint if it is
 given, else beside BACKUP itself (run.backup.safetensors continues run.safetensors in the same
 directory); what a backup file says never decides where anything is written. Existing files are
@@ -81,8 +84,8 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     lr: Option<f32>,
     /// Continue an interrupted run from its backup (CHECKPOINT's .backup.safetensors) with the
-    /// settings saved in it; only --checkpoint, --data, --tensorboard and --threads may be given
-    /// with it.
+    /// settings saved in it; only --checkpoint, --data, --tensorboard, --no-report and --threads
+    /// may be given with it.
     #[arg(long, value_name = "BACKUP")]
     resume: Option<PathBuf>,
     /// The network to train: a model file (convlab's TOML or Keras's model.to_json(); see
@@ -94,6 +97,10 @@ pub struct TrainArgs {
     /// every weight and the first Conv2D layer's filters. View with `tensorboard --logdir DIR`.
     #[arg(long, value_name = "DIR")]
     tensorboard: Option<PathBuf>,
+    /// Do not write CHECKPOINT's .report.html after every epoch (each costs one pass over the
+    /// test images; an earlier run's report is left as it was).
+    #[arg(long)]
+    no_report: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -170,28 +177,6 @@ impl Settings {
 /// More epochs than anyone trains for: a history that long would itself be the problem.
 const MAX_EPOCHS: usize = 100_000;
 
-/// Writes the history as CSV after every epoch, so a crash loses at most the running epoch.
-struct HistoryCsv {
-    path: PathBuf,
-    history: History,
-    /// Whether this run has written the file (it is not touched before its first epoch ends).
-    written: bool,
-}
-
-impl Callback for HistoryCsv {
-    fn on_epoch_end(
-        &mut self,
-        logs: &EpochLogs,
-        _model: &Sequential,
-    ) -> Result<Control, TrainError> {
-        self.history.epochs.push(logs.clone());
-        convlab_cli::draw::write_atomic(&self.path, self.history.to_csv().as_bytes())
-            .map_err(|e| TrainError::Resume(format!("writing the history: {e}")))?;
-        self.written = true;
-        Ok(Control::Continue)
-    }
-}
-
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     // A resumed run takes its model, settings and state from the backup; where its files go
     // comes from the command line alone.
@@ -257,12 +242,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     // No output may be an input, except the backup a resumed run goes on updating.
     for (arg, input) in [("--model", &args.model), ("--resume", &args.resume)] {
         if let Some(input) = input {
-            for out in [
-                &files.checkpoint,
-                &files.history,
-                &files.backup,
-                &files.curves,
-            ] {
+            for out in files.all() {
                 if arg == "--resume" && out == &files.backup {
                     continue;
                 }
@@ -321,10 +301,30 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .patience(settings.patience)
         .restore_best_weights(true);
     let (mut nan, mut diverge) = (TerminateOnNaN, StopOnDivergence::default());
-    let mut csv = HistoryCsv {
-        path: files.history.clone(),
+    let report = (!args.no_report)
+        .then(|| -> Result<ReportWriter> {
+            let mut run_settings = settings_pairs(&serde_json::to_value(&settings)?);
+            run_settings.push(("threads".into(), rayon::current_num_threads().to_string()));
+            Ok(ReportWriter {
+                path: files.report.clone(),
+                // The weights the run started from: its architecture and seed.
+                untrained: Sequential::from_config(&model.config())?,
+                settings: run_settings,
+                split: SplitRef {
+                    name: "test",
+                    images: &data.test,
+                    class_names: data.class_names(),
+                    dataset_title: settings.dataset.title(),
+                },
+                train_images: train.items.len(),
+            })
+        })
+        .transpose()?;
+    let mut epoch_files = EpochFiles {
+        history_path: files.history.clone(),
         history: so_far,
         written: false,
+        report,
     };
     let opts = FitOptions {
         epochs: settings.epochs,
@@ -342,7 +342,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         &mut progress,
         &mut checkpoint,
         &mut early,
-        &mut csv,
+        &mut epoch_files,
     ];
     if let Some(board) = board.as_mut() {
         callbacks.push(board);
@@ -380,7 +380,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         epochs_before,
     )?;
     if trained {
-        if csv.written {
+        if epoch_files.written {
             note!("wrote {}", files.history.display());
         }
         note!("wrote {} (resume with --resume)", files.backup.display());
@@ -400,6 +400,19 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         );
         convlab_cli::draw::write_atomic(&files.curves, curves.as_bytes())?;
         note!("wrote {}", files.curves.display());
+        // The model holds the best epoch's weights again (EarlyStopping restored them): the
+        // report's last version describes those, as `convlab report --model CHECKPOINT` would.
+        if let (Some(report), Some((best_epoch, _))) = (&epoch_files.report, early.best()) {
+            let subtitle = format!(
+                "{}: the weights of epoch {best_epoch} (the lowest val_loss of {} epochs)",
+                files.checkpoint.display(),
+                history.epochs.len()
+            );
+            report
+                .write(&model, &history, subtitle)
+                .with_context(|| format!("writing {}", files.report.display()))?;
+            note!("wrote {}", files.report.display());
+        }
     }
 
     // A run stopped inside an epoch (TerminateOnNaN, StopOnDivergence) failed: its last epoch
