@@ -763,4 +763,34 @@ fn train_writes_tensorboard_event_files() {
             String::from_utf8_lossy(tag)
         );
     }
+    // The TensorBoard writer keeps no state, so a run can be resumed with it or without it
+    // (the backup's callback states are matched by position; it comes last).
+    let backup = dir.join("run.backup.safetensors");
+    let o = convlab(&["train", "--resume", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain = dir.join("plain.safetensors");
+    let o = convlab(&[
+        "train",
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--no-report",
+        "--checkpoint",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = convlab(&[
+        "train",
+        "--resume",
+        dir.join("plain.backup.safetensors").to_str().unwrap(),
+        "--tensorboard",
+        dir.join("later").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("nothing left to train"),
+        "{}",
+        stdout(&o)
+    );
 }

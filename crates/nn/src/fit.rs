@@ -124,9 +124,13 @@ impl Sequential {
         let mut history = History::default();
         let mut first_epoch = opts.initial_epoch;
         if let Some(resume) = &opts.resume {
-            if resume.callbacks.len() != callbacks.len() {
+            // States are matched to callbacks by position. A callback beyond the backup's list
+            // (say, a TensorBoard writer added on resume) starts fresh; one the backup has
+            // beyond this run's list may be left out only if it saved no state.
+            let dropped = resume.callbacks.iter().skip(callbacks.len());
+            if dropped.clone().any(Option::is_some) {
                 return Err(TrainError::Resume(format!(
-                    "the backup was made with {} callbacks, this run has {}",
+                    "the backup was made with {} callbacks, this run has {}, and a left-out one had state",
                     resume.callbacks.len(),
                     callbacks.len()
                 )));

@@ -248,6 +248,20 @@ fn an_interrupted_and_resumed_run_is_bit_identical() {
         let (mut resumed, state) = convlab_nn::load_backup(&backup).unwrap();
         assert_eq!(state.epochs_done, 2);
         resumed.compile(state.optimizer.clone(), Loss::SparseCategoricalCrossentropy);
+        // Leaving out a callback whose state the backup kept (ModelCheckpoint's) is refused.
+        let (mut es, _) = callbacks("b.safetensors");
+        let short_opts = FitOptions {
+            resume: Some(state.clone()),
+            ..opts(5)
+        };
+        let err = resumed
+            .clone()
+            .fit(&train, Some(&val), &short_opts, &mut [&mut es])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("a left-out one had state"),
+            "{err}"
+        );
         let (mut es, mut mc) = callbacks("b.safetensors");
         let resume_opts = FitOptions {
             resume: Some(state),
