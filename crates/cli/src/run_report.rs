@@ -269,12 +269,9 @@ fn probes(model: &Sequential, split: &SplitRef) -> Result<Vec<Probe>> {
     let mut out = Vec::new();
     for index in probe_indices(images, split.class_names.len()) {
         let x = images.inputs(&[index]);
-        let probabilities = model.predict(&x, 1)?.data().to_vec();
-        let predicted = argmax_last_axis(&convlab_nn::Tensor::from_vec(
-            "probabilities",
-            &[1, probabilities.len()],
-            probabilities.clone(),
-        ))[0];
+        let output = model.predict(&x, 1)?;
+        let predicted = argmax_last_axis(&output)[0];
+        let probabilities = output.data().to_vec();
         let mut layers = Vec::new();
         for (k, entry) in model.layers().iter().enumerate() {
             let &[h, w, c] = entry.output_shape.as_slice() else {

@@ -112,6 +112,8 @@ fn run_info(model: &Sequential, args: &ReportArgs) -> Result<RunInfo> {
                 "No training history: the backup beside the checkpoint could not be read ({e})."
             )))
         }
+        // TrainError's "cannot resume: ..." is train's wording; here the file is only read.
+        Err(convlab_nn::TrainError::Resume(why)) => anyhow::bail!("--backup: {why}"),
         Err(e) => return Err(e).context("--backup"),
     };
     if !same_architecture(&backup_model, model) {
