@@ -8,6 +8,8 @@
 //! node, and ops whose inputs are all constants record nothing. A tape made with `Tape::no_grad`
 //! records nothing at all, so inference builds no graph and keeps no saved tensors.
 
+use std::time::{Duration, Instant};
+
 use convlab_tensor::elementwise::add_assign;
 use convlab_tensor::Tensor;
 
@@ -165,6 +167,31 @@ impl Tape {
 
     /// Gradients w.r.t. every leaf, starting from `dy` as the gradient of `y`.
     pub fn backward_with(&self, y: &Var, dy: Tensor) -> Result<Gradients, AutogradError> {
+        self.walk(y, dy, None)
+    }
+
+    /// [`Self::backward`], also timing each node's backward: the wall-clock time of node i's
+    /// `Backward::backward` call and of adding its gradients into its inputs' (zero for leaves
+    /// and nodes nothing depended on). Node i is the i-th value recorded, so a caller that noted
+    /// `len()` before and after a layer ran can tell what that layer's backward cost.
+    pub fn backward_timed(&self, loss: &Var) -> Result<(Gradients, Vec<Duration>), AutogradError> {
+        if loss.value.len() != 1 {
+            return Err(AutogradError::NonScalarLoss {
+                shape: loss.shape().to_vec(),
+            });
+        }
+        let mut times = vec![Duration::ZERO; self.nodes.len()];
+        let grads = self.walk(loss, Tensor::full(loss.shape(), 1.0), Some(&mut times))?;
+        Ok((grads, times))
+    }
+
+    /// The reverse walk behind `backward_with` and `backward_timed`.
+    fn walk(
+        &self,
+        y: &Var,
+        dy: Tensor,
+        mut times: Option<&mut [Duration]>,
+    ) -> Result<Gradients, AutogradError> {
         if dy.shape() != y.shape() {
             return Err(AutogradError::GradientShape {
                 value: y.shape().to_vec(),
@@ -188,6 +215,7 @@ impl Tape {
             let Some(dy) = grads[i].take() else {
                 continue; // nothing downstream used this value
             };
+            let started = times.is_some().then(Instant::now);
             let needs: Vec<bool> = node.inputs.iter().map(Option::is_some).collect();
             let dxs = op.backward(&dy, &needs);
             assert_eq!(
@@ -207,6 +235,9 @@ impl Tape {
                     Some(acc) => add_assign(acc, &dx),
                     slot @ None => *slot = Some(dx),
                 }
+            }
+            if let (Some(times), Some(started)) = (times.as_deref_mut(), started) {
+                times[i] = started.elapsed();
             }
         }
         Ok(Gradients {
@@ -272,6 +303,23 @@ mod tests {
         let loss = tape.sum(&acc);
         let grads = tape.backward(&loss).unwrap();
         assert_eq!(grads.get(&x).unwrap().data(), &[10.0, 10.0, 10.0]);
+    }
+
+    #[test]
+    fn timed_backward_gives_the_same_gradients_and_times_only_ops() {
+        let mut tape = Tape::new();
+        let x = tape.leaf(Tensor::new(&[2], vec![1.0, -2.0]).unwrap());
+        let xx = tape.mul(&x, &x);
+        let loss = tape.sum(&xx);
+        let plain = tape.backward(&loss).unwrap();
+        let (timed, times) = tape.backward_timed(&loss).unwrap();
+        assert_eq!(plain.get(&x).unwrap().data(), timed.get(&x).unwrap().data());
+        assert_eq!(times.len(), tape.len());
+        // The leaf has no backward to time; the two ops ran.
+        assert_eq!(times[0], Duration::ZERO);
+        assert!(times[1] > Duration::ZERO && times[2] > Duration::ZERO);
+        let y = tape.relu(&x);
+        assert!(tape.backward_timed(&y).is_err());
     }
 
     #[test]

@@ -359,9 +359,8 @@ fn write_idx(path: &Path, dims: &[u32], values: &[u8]) {
     fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn mnist_from_files_of_its_shape() {
-    let dir = scratch("mnist");
+/// `dir/mnist/`: MNIST files of 100 training and 20 test images (stripes, labels 0-9 in turn).
+fn small_mnist(dir: &Path) {
     let data = dir.join("mnist");
     fs::create_dir_all(&data).unwrap();
     for (prefix, n) in [("train", 100u32), ("t10k", 20)] {
@@ -378,6 +377,12 @@ fn mnist_from_files_of_its_shape() {
             &labels,
         );
     }
+}
+
+#[test]
+fn mnist_from_files_of_its_shape() {
+    let dir = scratch("mnist");
+    small_mnist(&dir);
     let checkpoint = dir.join("m.safetensors");
     let out = assert_ok(&convlab(&[
         "train",
@@ -572,4 +577,84 @@ fn gradcheck_of_a_window_far_wider_than_its_input_ends() {
         "c",
     ]));
     assert!(out.contains("checks passed"), "{out}");
+}
+
+#[test]
+fn bench_train_profile_accounts_for_a_whole_step() {
+    let dir = scratch("profile");
+    small_mnist(&dir);
+    let out = assert_ok(&convlab(&[
+        "bench",
+        "train",
+        "--model",
+        &repo("models/lenet5.toml"),
+        "--dataset",
+        "mnist",
+        "--data",
+        s(&dir),
+        "--no-verify",
+        "--batch-size",
+        "8",
+        "--profile",
+    ]));
+    assert!(
+        out.contains("mean of 10 steps at batch 8"),
+        "80 training images at batch 8: {out}"
+    );
+    // Rows: a name, then forward ms [GFLOP/s] [backward ms [GFLOP/s]].
+    let table: Vec<(String, Vec<f64>)> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("where a training step"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let name_end = l[2..].find("  ").unwrap() + 2;
+            let numbers = l[name_end..]
+                .split_whitespace()
+                .map(|v| v.parse().unwrap())
+                .collect();
+            (l[2..name_end].trim().to_string(), numbers)
+        })
+        .collect();
+    let names: Vec<&str> = table.iter().map(|(n, _)| n.as_str()).collect();
+    // Every layer in model order (average pooling is not fused with its convolution; the
+    // chapter's max pooling is: "conv2d (Conv2D) + max_pooling2d (MaxPooling2D)").
+    assert_eq!(
+        names[..8],
+        [
+            "conv2d (Conv2D)",
+            "average_pooling2d (AveragePooling2D)",
+            "conv2d_1 (Conv2D)",
+            "average_pooling2d_1 (AveragePooling2D)",
+            "flatten (Flatten)",
+            "dense (Dense)",
+            "dense_1 (Dense)",
+            "dense_2 (Dense)"
+        ]
+    );
+    assert_eq!(names.last(), Some(&"a whole step"), "{names:?}");
+    for name in [
+        "loss (sparse_categorical_crossentropy)",
+        "optimizer (adam, every weight)",
+    ] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+    // The parts add up to the whole step (each printed to 3 decimals).
+    let step = table.last().unwrap().1[0];
+    let parts: f64 = table[..table.len() - 1]
+        .iter()
+        .map(|(name, v)| {
+            // ms columns: the first, and the backward's after a GFLOP/s column where one is shown.
+            match (name.contains("Conv2D") || name.contains("Dense"), v.len()) {
+                (true, 4) => v[0] + v[2],
+                (_, 2) => v[0] + v[1],
+                (_, 1) => v[0],
+                other => panic!("{name}: {v:?} ({other:?})"),
+            }
+        })
+        .sum();
+    assert!(
+        (parts - step).abs() <= 0.001 * table.len() as f64,
+        "parts {parts} against a step of {step}: {out}"
+    );
 }

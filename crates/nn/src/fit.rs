@@ -9,7 +9,7 @@
 //! which fixes the order of parallel sums), and resuming at epoch e needs no generator state.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use convlab_autograd::{Gradients, ParamId, Tape, Var};
 use convlab_tensor::busy_wait::BusyWait;
@@ -21,6 +21,7 @@ use crate::history::{EpochLogs, History};
 use crate::layers::ForwardMode;
 use crate::loss::{correct_count, Loss};
 use crate::optimizers::Optimizer;
+use crate::profile::StepProfile;
 use crate::resume::{save_backup, ResumeState};
 use crate::rng::Rng;
 use crate::{Sequential, TrainError};
@@ -108,6 +109,32 @@ impl Sequential {
         opts: &FitOptions,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<History, TrainError> {
+        self.fit_timing(train, validation, opts, callbacks, None)
+    }
+
+    /// [`Self::fit`], also timing every part of every training step (profile.rs): each layer's
+    /// forward and backward, the loss, the data, the optimizer and the rest. The same
+    /// computation, so the same history.
+    pub fn fit_profiled(
+        &mut self,
+        train: &dyn Dataset,
+        validation: Option<&dyn Dataset>,
+        opts: &FitOptions,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<(History, StepProfile), TrainError> {
+        let mut profile = StepProfile::default();
+        let history = self.fit_timing(train, validation, opts, callbacks, Some(&mut profile))?;
+        Ok((history, profile))
+    }
+
+    fn fit_timing(
+        &mut self,
+        train: &dyn Dataset,
+        validation: Option<&dyn Dataset>,
+        opts: &FitOptions,
+        callbacks: &mut [&mut dyn Callback],
+        mut profile: Option<&mut StepProfile>,
+    ) -> Result<History, TrainError> {
         let loss_kind = self.training.as_ref().ok_or(TrainError::NotCompiled)?.loss;
         if self.layers().is_empty() {
             return Err(crate::ModelError::Empty.into());
@@ -178,14 +205,33 @@ impl Sequential {
             let mut stop: Option<String> = None;
 
             for (step, batch) in order.chunks(opts.batch_size).enumerate() {
+                let step_started = Instant::now();
                 let mut tape = Tape::new();
+                let mut spans = Vec::new();
                 let mut mode = ForwardMode {
                     training: true,
                     rng: &mut dropout_rng,
+                    spans: profile.is_some().then_some(&mut spans),
                 };
-                let (loss, batch_correct, _) =
-                    self.batch_loss(&mut tape, train, batch, loss_kind, &mut mode)?;
-                let grads = tape.backward(&loss)?;
+                let mut times = BatchTimes::default();
+                let (loss, batch_correct, _) = self.batch_loss_timed(
+                    &mut tape,
+                    train,
+                    batch,
+                    loss_kind,
+                    &mut mode,
+                    profile.is_some().then_some(&mut times),
+                )?;
+                let grads = match profile.as_deref_mut() {
+                    Some(profile) => {
+                        let (grads, node_times) = tape.backward_timed(&loss)?;
+                        profile.add_layers(&spans, &node_times);
+                        profile.data += times.data;
+                        profile.loss_forward += times.loss;
+                        grads
+                    }
+                    None => tape.backward(&loss)?,
+                };
                 let loss_value = loss.value().item();
 
                 let grads = self.weight_grads(&grads);
@@ -207,10 +253,12 @@ impl Sequential {
                 drop(tape);
                 let (mut weights, setup) = self.weights_and_setup_mut();
                 let grad_refs: Vec<&Tensor> = grads.iter().collect();
+                let optimizer_started = Instant::now();
                 setup
                     .expect("checked above")
                     .optimizer
                     .step(&mut weights, &grad_refs);
+                let optimizer_time = optimizer_started.elapsed();
 
                 let logs = BatchLogs {
                     epoch: epoch + 1,
@@ -224,14 +272,23 @@ impl Sequential {
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(&logs);
                 }
+                if let Some(profile) = profile.as_deref_mut() {
+                    profile.optimizer += optimizer_time;
+                    profile.total += step_started.elapsed();
+                    profile.steps += 1;
+                }
             }
 
             // A diverged epoch is not validated: its weights are the last good ones, and its
             // metrics are the NaN that stopped it.
+            let val_started = Instant::now();
             let val = match (validation, &stop) {
                 (Some(v), None) => Some(self.evaluate(v, opts.batch_size)?),
                 _ => None,
             };
+            if let Some(profile) = profile.as_deref_mut() {
+                profile.validation += val_started.elapsed();
+            }
             let logs = EpochLogs {
                 epoch: epoch + 1,
                 loss: (loss_sum / seen.max(1) as f64) as f32,
@@ -282,11 +339,33 @@ impl Sequential {
         loss_kind: Loss,
         mode: &mut ForwardMode,
     ) -> Result<(Var, usize, Var), TrainError> {
+        self.batch_loss_timed(tape, data, batch, loss_kind, mode, None)
+    }
+
+    /// [`Self::batch_loss`], timing the data and the loss into `times` if given.
+    fn batch_loss_timed(
+        &self,
+        tape: &mut Tape,
+        data: &dyn Dataset,
+        batch: &[usize],
+        loss_kind: Loss,
+        mode: &mut ForwardMode,
+        times: Option<&mut BatchTimes>,
+    ) -> Result<(Var, usize, Var), TrainError> {
+        let data_started = Instant::now();
         let input = tape.constant(data.inputs(batch));
         let y = data.targets(batch);
+        let data_time = data_started.elapsed();
         let last = self.layers().len() - 1;
         let out = self.forward_to(tape, &input, last, mode, loss_kind.fuses_softmax());
+        let loss_started = Instant::now();
         let loss = loss_kind.compute(tape, &out, &y)?;
+        if let Some(times) = times {
+            *times = BatchTimes {
+                data: data_time,
+                loss: loss_started.elapsed(),
+            };
+        }
         let correct = if loss_kind.has_accuracy() {
             correct_count(&out.output, &y)
         } else {
@@ -319,6 +398,7 @@ impl Sequential {
         let mut mode = ForwardMode {
             training: true,
             rng,
+            spans: None,
         };
         let (loss, _, _) = self.batch_loss(&mut tape, &data, &batch, loss_kind, &mut mode)?;
         let grads = tape.backward(&loss)?;
@@ -374,6 +454,7 @@ impl Sequential {
             let mut mode = ForwardMode {
                 training: false,
                 rng: &mut rng,
+                spans: None,
             };
             let (loss, batch_correct, output) =
                 self.batch_loss(&mut tape, data, batch, loss_kind, &mut mode)?;
@@ -389,6 +470,13 @@ impl Sequential {
                 .then(|| (correct as f64 / n) as f32),
         })
     }
+}
+
+/// What `batch_loss_timed` measured of one batch.
+#[derive(Default)]
+struct BatchTimes {
+    data: Duration,
+    loss: Duration,
 }
 
 /// Whether every value is finite. The check runs over every gradient each step, so it looks at

@@ -46,6 +46,7 @@ pub mod network_check;
 pub mod onnx;
 pub mod optimizers;
 pub mod plan;
+pub mod profile;
 pub mod proto;
 pub mod reference_network;
 pub mod resume;

@@ -23,6 +23,15 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// Keras's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+            Loss::CategoricalCrossentropy => "categorical_crossentropy",
+            Loss::MeanSquaredError => "mean_squared_error",
+        }
+    }
+
     /// Whether the softmax of the last layer should be fused into this loss.
     pub fn fuses_softmax(self) -> bool {
         matches!(

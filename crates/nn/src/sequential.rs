@@ -11,6 +11,8 @@
 //! Weights are created when a layer is added (the input shape is known by then), each layer
 //! from its own stream of the model's seed, so adding a layer never changes earlier weights.
 
+use std::time::Instant;
+
 use convlab_autograd::{ParamId, Tape, Var};
 use convlab_tensor::busy_wait::BusyWait;
 use convlab_tensor::Tensor;
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::layers::{keras_shape, ForwardMode, Layer, ParamSpec};
+use crate::profile::LayerSpan;
 use crate::rng::Rng;
 use crate::ModelError;
 
@@ -268,43 +271,57 @@ impl Sequential {
             if std::mem::take(&mut done_by_previous) {
                 continue;
             }
-            let params: Vec<Var> = entry
-                .weights
-                .iter()
-                .map(|w| {
-                    param_index += 1;
-                    tape.param(ParamId(param_index - 1), w.clone())
-                })
-                .collect();
-            // A pair of layers fused into one op; only when both are wanted (layer_output of a
-            // Conv2D must return the convolution's own output) and the second has no weights.
-            if let Some(next) = self.layers[..=last].get(k + 1) {
-                if next.weights.is_empty() {
-                    if let Some(y) =
-                        entry
-                            .layer
-                            .forward_fused_with_next(&next.layer, tape, &h, &params)
-                    {
-                        h = y;
-                        done_by_previous = true;
-                        continue;
+            // Timed for `fit`'s profile (profile.rs) when it asks.
+            let started = mode.spans.is_some().then(Instant::now);
+            let first_node = tape.len();
+            let fused = 'layer: {
+                let params: Vec<Var> = entry
+                    .weights
+                    .iter()
+                    .map(|w| {
+                        param_index += 1;
+                        tape.param(ParamId(param_index - 1), w.clone())
+                    })
+                    .collect();
+                // A pair of layers fused into one op; only when both are wanted (layer_output of a
+                // Conv2D must return the convolution's own output) and the second has no weights.
+                if let Some(next) = self.layers[..=last].get(k + 1) {
+                    if next.weights.is_empty() {
+                        if let Some(y) =
+                            entry
+                                .layer
+                                .forward_fused_with_next(&next.layer, tape, &h, &params)
+                        {
+                            h = y;
+                            break 'layer true;
+                        }
                     }
                 }
+                if let Some(y) = entry.layer.forward_fused(tape, &h, &params) {
+                    h = y;
+                    break 'layer false;
+                }
+                let pre = entry.layer.forward(tape, &h, &params, mode);
+                let activation = entry.layer.activation();
+                if k == self.layers.len() - 1 && fuse_softmax && activation == Activation::Softmax {
+                    // The probabilities are computed off the tape: only the logits feed the loss.
+                    let probs = convlab_tensor::softmax::softmax(pre.value());
+                    logits = Some(pre);
+                    h = tape.constant(probs);
+                } else {
+                    h = activation.apply(tape, &pre);
+                }
+                false
+            };
+            if let (Some(spans), Some(started)) = (mode.spans.as_deref_mut(), started) {
+                spans.push(LayerSpan {
+                    first: k,
+                    count: 1 + usize::from(fused),
+                    forward: started.elapsed(),
+                    nodes: first_node..tape.len(),
+                });
             }
-            if let Some(y) = entry.layer.forward_fused(tape, &h, &params) {
-                h = y;
-                continue;
-            }
-            let pre = entry.layer.forward(tape, &h, &params, mode);
-            let activation = entry.layer.activation();
-            if k == self.layers.len() - 1 && fuse_softmax && activation == Activation::Softmax {
-                // The probabilities are computed off the tape: only the logits feed the loss.
-                let probs = convlab_tensor::softmax::softmax(pre.value());
-                logits = Some(pre);
-                h = tape.constant(probs);
-            } else {
-                h = activation.apply(tape, &pre);
-            }
+            done_by_previous = fused;
         }
         ForwardOutput { output: h, logits }
     }
@@ -350,6 +367,7 @@ impl Sequential {
             let mut mode = ForwardMode {
                 training: false,
                 rng: &mut rng,
+                spans: None,
             };
             let y = self.forward_to(&mut tape, &input, k, &mut mode, false);
             out.extend_from_slice(y.output.value().data());

@@ -324,3 +324,44 @@ fn the_chapter_model_trains_to_the_same_bits_on_one_two_or_three_threads() {
     assert_eq!(one, run(2), "2 threads");
     assert_eq!(one, run(3), "3 threads");
 }
+
+#[test]
+fn a_profiled_fit_trains_the_same_and_accounts_for_every_layer() {
+    let (train, val) = (bars(100, 1), bars(40, 2));
+    let opts = FitOptions {
+        epochs: 2,
+        batch_size: 16,
+        seed: 4,
+        ..FitOptions::default()
+    };
+    let mut plain = small_cnn(5, ConvAlgorithm::Im2col);
+    let history = plain.fit(&train, Some(&val), &opts, &mut []).unwrap();
+    let mut timed = small_cnn(5, ConvAlgorithm::Im2col);
+    let (timed_history, profile) = timed
+        .fit_profiled(&train, Some(&val), &opts, &mut [])
+        .unwrap();
+    // The same computation: the same losses and weights, bit for bit.
+    let strip = |h: &convlab_nn::History| -> Vec<(f32, Option<f32>)> {
+        h.epochs.iter().map(|e| (e.loss, e.val_loss)).collect()
+    };
+    assert_eq!(strip(&history), strip(&timed_history));
+    assert_eq!(plain.weights(), timed.weights());
+    // 2 epochs of 7 steps (100 images at 16: the last batch has 4).
+    assert_eq!(profile.steps, 14);
+    // Conv2D ran fused with its pooling (one row for layers 0 and 1), then every other layer.
+    let rows: Vec<(usize, usize)> = profile.layers.iter().map(|l| (l.first, l.count)).collect();
+    assert_eq!(rows, [(0, 2), (2, 1), (3, 1), (4, 1), (5, 1)]);
+    for layer in &profile.layers {
+        assert!(layer.forward > std::time::Duration::ZERO, "{layer:?}");
+    }
+    // Every layer with weights has a backward that computes something (and so do Dropout's
+    // mask and Flatten's reshape).
+    for &k in &[0, 2, 4] {
+        assert!(
+            profile.layers[k].backward > std::time::Duration::ZERO,
+            "{profile:?}"
+        );
+    }
+    assert!(profile.optimizer > std::time::Duration::ZERO);
+    assert!(profile.accounted() <= profile.total && profile.validation > std::time::Duration::ZERO);
+}

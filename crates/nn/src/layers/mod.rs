@@ -55,11 +55,12 @@ impl ParamSpec {
     }
 }
 
-/// What a forward pass needs besides the input: training or inference, and the generator that
-/// draws dropout masks.
+/// What a forward pass needs besides the input: training or inference, the generator that
+/// draws dropout masks, and where to note each layer's time when `fit` profiles (profile.rs).
 pub struct ForwardMode<'a> {
     pub training: bool,
     pub rng: &'a mut Rng,
+    pub spans: Option<&'a mut Vec<crate::profile::LayerSpan>>,
 }
 
 impl Layer {

@@ -76,6 +76,10 @@ pub struct TrainBenchArgs {
     /// the chapter's). Its weights are drawn from seed 42.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Also time every part of a training step (each layer's forward and backward, the loss,
+    /// the data, the optimizer, the rest) and print where the time goes.
+    #[arg(long)]
+    profile: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -144,7 +148,16 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         rayon::current_num_threads(),
         convlab_tensor::isa::describe()
     )?;
-    let history = model.fit(&data.train, Some(&data.val), &opts, &mut [])?;
+    let (history, profile) = if args.profile {
+        let (history, profile) =
+            model.fit_profiled(&data.train, Some(&data.val), &opts, &mut [])?;
+        (history, Some(profile))
+    } else {
+        (
+            model.fit(&data.train, Some(&data.val), &opts, &mut [])?,
+            None,
+        )
+    };
     let (n_train, n_val) = (data.train.items.len() as f64, data.val.items.len() as f64);
     for e in &history.epochs {
         let flop = n_train * train_flop + n_val * forward_flop;
@@ -158,7 +171,123 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
             e.val_accuracy.unwrap_or(f32::NAN)
         )?;
     }
+    if let Some(profile) = profile {
+        let epochs = history.epochs.len().max(1) as f64;
+        outln!(
+            "{}",
+            profile_table(
+                &model,
+                &profile,
+                args.batch_size,
+                profile.validation.as_secs_f64() / epochs
+            )
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a training step's time went (`bench train --profile`): milliseconds a step for each
+/// layer's forward and backward with the GFLOP/s they imply (direct convolution's multiply-adds,
+/// as `model_flop` counts them; a first layer's backward computes no input gradient), then the
+/// loss, the data, the optimizer and the rest of the step.
+fn profile_table(
+    model: &Sequential,
+    profile: &convlab_nn::profile::StepProfile,
+    batch: usize,
+    validation_seconds: f64,
+) -> String {
+    use std::fmt::Write;
+    let ms = |d: std::time::Duration| profile.per_step(d).as_secs_f64() * 1e3;
+    let gflops = |macs: f64, d: std::time::Duration| {
+        let seconds = profile.per_step(d).as_secs_f64();
+        if macs > 0.0 && seconds > 0.0 {
+            format!("{:.1}", 2.0 * macs * batch as f64 / seconds / 1e9)
+        } else {
+            String::new()
+        }
+    };
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    let first_with_weights = model.layers().iter().position(|e| !e.specs.is_empty());
+    for times in &profile.layers {
+        let entries = &model.layers()[times.first..times.first + times.count];
+        let name = entries
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.layer.kind()))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let macs: f64 = entries.iter().map(|e| e.multiply_adds()).sum();
+        let backward_macs = if Some(times.first) == first_with_weights {
+            macs
+        } else {
+            2.0 * macs
+        };
+        rows.push([
+            name,
+            format!("{:.3}", ms(times.forward)),
+            gflops(macs, times.forward),
+            format!("{:.3}", ms(times.backward)),
+            gflops(backward_macs, times.backward),
+        ]);
+    }
+    let loss = model.train_setup().map_or("loss", |t| t.loss.name());
+    rows.push([
+        format!("loss ({loss})"),
+        format!("{:.3}", ms(profile.loss_forward)),
+        String::new(),
+        format!("{:.3}", ms(profile.loss_backward)),
+        String::new(),
+    ]);
+    let one = |name: &str, d: std::time::Duration| {
+        [
+            name.to_string(),
+            format!("{:.3}", ms(d)),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]
+    };
+    rows.push(one(
+        "data (the batch's images and labels to f32)",
+        profile.data,
+    ));
+    let optimizer = model
+        .train_setup()
+        .map_or("optimizer", |t| t.optimizer.name());
+    rows.push(one(
+        &format!("optimizer ({optimizer}, every weight)"),
+        profile.optimizer,
+    ));
+    rows.push(one(
+        "the rest (tape, gradient list, finite check, bookkeeping)",
+        profile.rest(),
+    ));
+    rows.push(one("a whole step", profile.total));
+    let width = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+    let mut out = format!(
+        "where a training step's time goes (mean of {} steps at batch {batch}, ms; GFLOP/s as direct convolution counts them):\n",
+        profile.steps
+    );
+    let _ = writeln!(
+        out,
+        "  {:width$}  {:>9} {:>8}  {:>9} {:>8}",
+        "part", "forward", "GFLOP/s", "backward", "GFLOP/s"
+    );
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:>9} {:>8}  {:>9} {:>8}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
+    }
+    let _ = write!(
+        out,
+        "beyond the layers, loss and optimizer: {:.3} ms a step (data {:.3} + the rest {:.3}); validation {:.2} s an epoch",
+        ms(profile.data + profile.rest()),
+        ms(profile.data),
+        ms(profile.rest()),
+        validation_seconds
+    );
+    out
 }
 
 /// How a bench names its model in errors.
