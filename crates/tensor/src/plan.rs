@@ -16,13 +16,13 @@ pub const AUTO_WINOGRAD_MIN_C: usize = 16;
 /// The kernel that computes one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConvKernel {
-    /// im2col whose patch rows are read straight from a padded copy of each image by the AVX-512
-    /// window GEMM, bias and ReLU applied as it stores. Wins when there are few input channels
-    /// (conv1: K = 9) and the filters are a multiple of 32.
+    /// im2col whose patch rows are read straight from a padded copy of each image by the window
+    /// GEMM (AVX-512, or AVX2 + FMA), bias and ReLU applied as it stores. Wins when there are few
+    /// input channels (conv1: K = 9) and the filters are a multiple of 32 (16 on AVX2).
     Im2colWindows,
     /// im2col through a patch matrix built for a few images at a time, while it is in L2, then
-    /// one GEMM. Wins on layers Winograd cannot take (strides, 1x1, 5x5) and on CPUs without
-    /// AVX-512.
+    /// one GEMM. Wins on layers Winograd cannot take (strides, 1x1, 5x5), and runs where the
+    /// window GEMM cannot (no AVX2, or filters not a multiple of its width).
     Im2colPatches,
     /// Blocks of output pixels and channels summed in registers straight from the input, no
     /// patch matrix, extra memory the size of the kernel. Wins on 5x5 layers and where memory

@@ -337,7 +337,7 @@ proptest! {
     }
 }
 
-/// Geometries whose outputs have 32 or 64 channels: where `window_gemm` runs (with AVX-512),
+/// Geometries whose outputs have 32 or 64 channels: where `window_gemm` runs (with AVX-512 or AVX2),
 /// im2col's forward reads the patches straight from a padded frame instead of building them.
 fn wide_geometries() -> impl Strategy<Value = Conv2dGeometry> {
     (
@@ -373,7 +373,7 @@ proptest! {
         bias in any::<bool>(),
     ) {
         if !crate::gemm::window_gemm_runs(g.co) {
-            // A CPU (or build) without AVX-512 has no window GEMM: the plan must not choose it.
+            // A CPU (or build) without AVX2 has no window GEMM: the plan must not choose it.
             let kernel = crate::plan::conv_kernel(&g, ConvAlgorithm::Im2col);
             prop_assert_eq!(kernel, crate::plan::ConvKernel::Im2colPatches);
             return Ok(());

@@ -1,6 +1,7 @@
 //! `small_gemm`: `C = A·B` without packing, for products whose output has few columns (a
-//! multiple of 32, at most a few hundred rows of K): the sixteen products of every Winograd block
-//! and the blocks of a one-channel im2col convolution.
+//! multiple of 16 or 32, at most a few hundred rows of K): the sixteen products of every Winograd
+//! block and the blocks of a one-channel im2col convolution; and `window_gemm`, the same product
+//! with A's rows read as windows of an image (a convolution's patches, never built).
 //!
 //! Why not matrixmultiply: it first copies A and B into its own panel layout ("packing"), which
 //! pays off when each copied value then feeds many multiply-adds. Here N is 32 or 64, so a packed
@@ -8,22 +9,26 @@
 //! Winograd convolution's time, half as much as the multiply-adds themselves.
 //!
 //! Nothing is copied here. B has unit column stride, so a row of B goes straight into vector
-//! registers; A is read in place through its strides, one value at a time, broadcast to a whole
-//! register. The micro-kernel holds an `R x 32` block of C in `2R` AVX-512 registers (R = 12
-//! uses 24 of the 32) and walks K once: for each p it loads B(p, j0..j0 + 32) and, for each row
-//! i, adds `A(i, p) · B(p, ..)` with one fused multiply-add per register. Rows left over at the
-//! bottom use R = 8, 4, 2 and 1.
+//! registers; A is read in place (through its strides, or through a table of taps), one value at
+//! a time, broadcast to a whole register. A micro-kernel holds an `R x COLS` block of C in `2R`
+//! vector registers and walks K once: for each p it loads B(p, j0..j0 + COLS) and, for each row
+//! i, adds `A(i, p) · B(p, ..)` with one fused multiply-add per register. There are two
+//! micro-kernels, one driver (`vector::gemm`) cutting C into their blocks:
+//! - AVX-512F (`avx512`): COLS = 32 in two zmm registers a row, R = 12 (24 of the 32 registers;
+//!   8 when A is read through taps), then 8, 4, 2 and 1 for the rows left at the bottom;
+//! - AVX2 + FMA (`avx2`), for CPUs without AVX-512: COLS = 16 in two ymm registers a row, R = 6
+//!   (12 of the 16), then 4, 2 and 1 (on a 2-vCPU AMD EPYC without AVX-512 it made a chapter
+//!   epoch 1.15x faster than matrixmultiply; reading conv1's windows, docs/PERFORMANCE.md).
 //!
 //! Every element of C is `Σ_p A(i, p) · B(p, j)` summed in the order p = 0, 1, .., K-1 with fused
-//! multiply-adds, whichever R computes it, so the result does not depend on how C is cut.
+//! multiply-adds, whichever kernel and R compute it, so the result does not depend on how C is
+//! cut nor on the CPU: both kernels give the triple loop's bits.
 //!
-//! The kernel needs AVX-512F. It is compiled into every x86-64 build (`#[target_feature]` on the
-//! micro-kernel) and runs where `isa::avx512()` finds the CPU has it (and `CONVLAB_MAX_ISA` does
-//! not turn it off). CPUs with AVX2 and FMA but not AVX-512 run the same kernel on ymm registers
-//! (`avx2` below: blocks of R x 16, R up to 6, the same order of sums and so the same bits; on a
-//! 2-vCPU AMD EPYC without AVX-512 it made a chapter epoch 1.15x faster, docs/PERFORMANCE.md).
-//! On other CPUs and architectures, or when N is not a multiple of 16 or B's columns are not
-//! contiguous, `small_gemm` is `gemm_serial` (matrixmultiply).
+//! The kernels are compiled into every x86-64 build (`#[target_feature]` on the micro-kernels)
+//! and run where `isa::active()` finds the CPU has them (and `CONVLAB_MAX_ISA` does not turn them
+//! off). On other CPUs and architectures, or when N is not a multiple of 16 or B's columns are
+//! not contiguous, `small_gemm` is `gemm_serial` (matrixmultiply) and `window_gemm` does not run
+//! (`window_gemm_runs`: the caller builds the patch matrix).
 
 use super::{gemm_serial, MatMut, MatRef};
 
@@ -42,17 +47,13 @@ pub fn small_gemm(a: MatRef, b: MatRef, c: MatMut) {
 }
 
 /// `small_gemm` with the vector kernels capped at `isa`, so tests can run every path on one
-/// machine: the AVX-512 kernel, the AVX2 one (`avx2`, 6 x 16 blocks, the same order of sums, so
-/// the same bits), or matrixmultiply. A level the CPU lacks falls to the next one it has.
+/// machine: the AVX-512 kernel, the AVX2 one, or matrixmultiply. A level the CPU lacks falls to
+/// the next one it has.
 pub(crate) fn small_gemm_on(isa: crate::isa::Isa, a: MatRef, b: MatRef, c: MatMut) {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::isa::{detected, Isa};
-        let isa = isa.min(detected());
-        let fits = |cols: usize| b.col_stride == 1 && b.cols.is_multiple_of(cols) && a.cols > 0;
-        let vector =
-            (isa == Isa::Avx512 && fits(avx512::COLS)) || (isa >= Isa::Avx2 && fits(avx2::COLS));
-        if vector {
+        let kernel = vector::Kernel::for_columns(isa.min(crate::isa::detected()), b.cols);
+        if let Some(kernel) = kernel.filter(|_| b.col_stride == 1 && a.cols > 0) {
             assert!(
                 a.cols == b.rows,
                 "small_gemm: shapes do not chain: A {} x {}, B {} x {}",
@@ -62,28 +63,33 @@ pub(crate) fn small_gemm_on(isa: crate::isa::Isa, a: MatRef, b: MatRef, c: MatMu
                 b.cols
             );
             a.check("A");
-            if isa == Isa::Avx512 && fits(avx512::COLS) {
-                let a_cols = avx512::Strided(a.col_stride);
-                return avx512::gemm(
-                    a.data,
-                    a.rows,
-                    a.row_stride,
-                    a_cols,
-                    b,
-                    c,
-                    Epilogue::default(),
-                );
-            }
-            return avx2::gemm(a, b, c);
+            let a_cols = vector::Strided(a.col_stride);
+            return vector::gemm(
+                kernel,
+                a.data,
+                a.rows,
+                a.row_stride,
+                a_cols,
+                b,
+                c,
+                Epilogue::default(),
+            );
         }
     }
     gemm_serial(1.0, a, b, 0.0, c);
 }
 
-/// Whether `window_gemm` runs here for a B with `cols` columns: it needs the AVX-512 micro-kernel
-/// (`isa::avx512()`; a CPU without it builds the patch matrix and calls `small_gemm`).
+/// Whether `window_gemm` runs here for a B with `cols` columns: it needs one of the vector
+/// micro-kernels (AVX-512F, or AVX2 and FMA) and `cols` a multiple of its width (32 or 16); a
+/// CPU without them builds the patch matrix and calls `small_gemm`.
 pub fn window_gemm_runs(cols: usize) -> bool {
-    cfg!(target_arch = "x86_64") && crate::isa::avx512() && cols.is_multiple_of(32) && cols > 0
+    #[cfg(target_arch = "x86_64")]
+    return vector::Kernel::for_columns(crate::isa::active(), cols).is_some();
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = cols;
+        false
+    }
 }
 
 /// C = A·B, then the epilogue, where the rows of A are windows of one array x:
@@ -104,7 +110,7 @@ pub fn window_gemm(
 ) {
     assert!(
         window_gemm_runs(b.cols) && b.col_stride == 1 && !taps.is_empty(),
-        "window_gemm: needs AVX-512, {} columns (a multiple of 32), unit column stride and taps",
+        "window_gemm: needs AVX-512 or AVX2, {} columns (a multiple of 32 or 16), unit column stride and taps",
         b.cols
     );
     let last_tap = taps.iter().copied().max().unwrap_or(0);
@@ -120,22 +126,53 @@ pub fn window_gemm(
         x.len()
     );
     #[cfg(target_arch = "x86_64")]
-    avx512::gemm(x, c.rows, step, avx512::Taps(taps), b, c, epilogue);
+    {
+        let kernel = vector::Kernel::for_columns(crate::isa::active(), b.cols)
+            .expect("window_gemm_runs checked above");
+        vector::gemm(kernel, x, c.rows, step, vector::Taps(taps), b, c, epilogue);
+    }
 }
 
+/// The driver both micro-kernels share: the operands of one block, and how C is cut into them.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
+mod vector {
+    use super::{avx2, avx512, Epilogue, MatMut, MatRef};
+    use crate::isa::Isa;
 
-    use super::{Epilogue, MatMut, MatRef};
+    /// Which micro-kernel computes the blocks.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Kernel {
+        Avx512,
+        Avx2,
+    }
 
-    /// Columns of C per micro-kernel call: two registers of 16 f32.
-    pub const COLS: usize = 32;
+    impl Kernel {
+        /// The widest kernel `isa` allows whose width divides `cols` (None for 0 columns).
+        pub fn for_columns(isa: Isa, cols: usize) -> Option<Kernel> {
+            let divides = |width: usize| cols > 0 && cols.is_multiple_of(width);
+            if isa == Isa::Avx512 && divides(avx512::COLS) {
+                Some(Kernel::Avx512)
+            } else if isa >= Isa::Avx2 && divides(avx2::COLS) {
+                Some(Kernel::Avx2)
+            } else {
+                None
+            }
+        }
+
+        /// Columns of C per block.
+        fn width(self) -> usize {
+            match self {
+                Kernel::Avx512 => avx512::COLS,
+                Kernel::Avx2 => avx2::COLS,
+            }
+        }
+    }
 
     /// Where column p of A starts, relative to its row's start.
     pub trait Columns: Copy {
-        /// The tallest block the micro-kernel computes at once.
-        const MAX_ROWS: usize;
+        /// Whether the columns are looked up in a table (the kernels then hold fewer rows: with
+        /// 12 rows the AVX-512 kernel spilled accumulators in the loop that looks up the taps).
+        const LOOKUP: bool;
         fn at(self, p: usize) -> usize;
         /// The largest `at(p)` for p < k (k > 0).
         fn last(self, k: usize) -> usize;
@@ -146,7 +183,7 @@ mod avx512 {
     pub struct Strided(pub usize);
 
     impl Columns for Strided {
-        const MAX_ROWS: usize = 12;
+        const LOOKUP: bool = false;
         #[inline(always)]
         fn at(self, p: usize) -> usize {
             p * self.0
@@ -161,9 +198,7 @@ mod avx512 {
     pub struct Taps<'a>(pub &'a [usize]);
 
     impl Columns for Taps<'_> {
-        // With 12 rows the compiler spilled accumulators in the loop that looks up the taps
-        // (perf annotate); 8 rows run conv1's forward faster (docs/PERFORMANCE.md).
-        const MAX_ROWS: usize = 8;
+        const LOOKUP: bool = true;
         #[inline(always)]
         fn at(self, p: usize) -> usize {
             self.0[p]
@@ -173,10 +208,12 @@ mod avx512 {
         }
     }
 
-    /// The whole product, cut into micro-kernel blocks of R rows by 32 columns. A has `m` rows,
-    /// row i starting at `a[i * row_stride]`, and `b.rows` columns placed by `cols`; the caller
-    /// has checked that every element of A lies inside `a`.
+    /// The whole product, cut into blocks of R rows by the kernel's width. A has `m` rows, row i
+    /// starting at `a[i * row_stride]`, and `b.rows` columns placed by `cols`; the caller has
+    /// checked that every element of A lies inside `a`.
+    #[allow(clippy::too_many_arguments)] // the operands of one product, as the kernels take them
     pub fn gemm<Cols: Columns>(
+        kernel: Kernel,
         a: &[f32],
         m: usize,
         row_stride: usize,
@@ -185,7 +222,7 @@ mod avx512 {
         c: MatMut,
         epilogue: Epilogue,
     ) {
-        let (k, n) = (b.rows, b.cols);
+        let (k, n, width) = (b.rows, b.cols, kernel.width());
         assert!(
             c.rows == m && c.cols == n,
             "small_gemm: shapes do not chain: A {m} x {k}, B {} x {}, C {} x {}",
@@ -194,22 +231,15 @@ mod avx512 {
             c.rows,
             c.cols
         );
-        assert!(k > 0 && b.col_stride == 1 && n.is_multiple_of(COLS));
+        assert!(k > 0 && b.col_stride == 1 && n.is_multiple_of(width));
         if let Some(bias) = epilogue.bias {
             assert_eq!(bias.len(), n, "small_gemm: bias length");
         }
         b.check("B");
         c.check();
-        for j0 in (0..n).step_by(COLS) {
+        for j0 in (0..n).step_by(width) {
             let mut i0 = 0;
             while i0 < m {
-                let rows = match m - i0 {
-                    12.. if Cols::MAX_ROWS >= 12 => 12,
-                    8.. => 8,
-                    4.. => 4,
-                    2.. => 2,
-                    _ => 1,
-                };
                 let block = Block {
                     a: &a[i0 * row_stride..],
                     row_stride,
@@ -217,205 +247,225 @@ mod avx512 {
                     k,
                     b: &b.data[j0..],
                     b_row_stride: b.row_stride,
-                    bias: epilogue.bias.map(|bias| &bias[j0..j0 + COLS]),
+                    bias: epilogue.bias.map(|bias| &bias[j0..j0 + width]),
                     relu: epilogue.relu,
                 };
                 let c_block = &mut c.data[i0 * c.row_stride + j0..];
-                match rows {
-                    12 => block.sums::<12>(c_block, c.row_stride),
-                    8 => block.sums::<8>(c_block, c.row_stride),
-                    4 => block.sums::<4>(c_block, c.row_stride),
-                    2 => block.sums::<2>(c_block, c.row_stride),
-                    _ => block.sums::<1>(c_block, c.row_stride),
-                }
-                i0 += rows;
+                i0 += match kernel {
+                    Kernel::Avx512 => avx512::block(&block, m - i0, c_block, c.row_stride),
+                    Kernel::Avx2 => avx2::block(&block, m - i0, c_block, c.row_stride),
+                };
             }
         }
     }
 
     /// One micro-kernel's operands: A(i, p) at `a[i * row_stride + cols.at(p)]`, B(p, j) at
-    /// `b[p * b_row_stride + j]` for p < k, and the epilogue's 32 biases.
-    struct Block<'a, Cols> {
-        a: &'a [f32],
-        row_stride: usize,
-        cols: Cols,
-        k: usize,
-        b: &'a [f32],
-        b_row_stride: usize,
-        bias: Option<&'a [f32]>,
-        relu: bool,
+    /// `b[p * b_row_stride + j]` for p < k, and the epilogue's biases (one a column).
+    pub struct Block<'a, Cols> {
+        pub a: &'a [f32],
+        pub row_stride: usize,
+        pub cols: Cols,
+        pub k: usize,
+        pub b: &'a [f32],
+        pub b_row_stride: usize,
+        pub bias: Option<&'a [f32]>,
+        pub relu: bool,
     }
 
     impl<Cols: Columns> Block<'_, Cols> {
-        /// Writes the R x 32 sums, after the epilogue, into `c` (row i at
-        /// `c[i * c_row_stride..]`).
+        /// Panics unless every access of an R x `width` block lies inside its slices: the
+        /// bounds the kernels rely on, checked once instead of in the inner loop.
         #[inline(always)]
-        fn sums<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
-            // The bounds of every access below, checked once instead of in the inner loop.
+        pub fn check_bounds(&self, rows: usize, width: usize, c: &[f32], c_row_stride: usize) {
             assert!(
-                (R - 1) * self.row_stride + self.cols.last(self.k) < self.a.len()
-                    && (self.k - 1) * self.b_row_stride + COLS <= self.b.len()
-                    && (R - 1) * c_row_stride + COLS <= c.len()
-                    && self.bias.is_none_or(|bias| bias.len() == COLS),
+                (rows - 1) * self.row_stride + self.cols.last(self.k) < self.a.len()
+                    && (self.k - 1) * self.b_row_stride + width <= self.b.len()
+                    && (rows - 1) * c_row_stride + width <= c.len()
+                    && self.bias.is_none_or(|bias| bias.len() == width),
                 "small_gemm: block bounds"
             );
-            // Every caller reaches here only after `isa` found AVX-512F on this CPU; checked
-            // again (a cached load) because calling the kernel without it would be undefined.
-            assert!(
-                crate::isa::detected() == crate::isa::Isa::Avx512,
-                "small_gemm: the AVX-512 kernel on a CPU without AVX-512F"
-            );
-            // SAFETY: the CPU has AVX-512F (asserted above), and the assert before it covers
-            // every index `kernel` forms.
-            unsafe { self.kernel::<R>(c, c_row_stride) }
         }
+    }
+}
 
-        /// # Safety
-        /// The CPU has AVX-512F, and the bounds asserted in `sums` hold.
-        #[target_feature(enable = "avx512f")]
-        unsafe fn kernel<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
-            let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
-            let mut acc = [[_mm512_setzero_ps(); 2]; R];
-            for p in 0..self.k {
-                let b_row = b.add(p * self.b_row_stride);
-                let b_p = [_mm512_loadu_ps(b_row), _mm512_loadu_ps(b_row.add(16))];
-                let a_col = a.add(self.cols.at(p));
-                for (i, acc_row) in acc.iter_mut().enumerate() {
-                    let a_ip = _mm512_set1_ps(*a_col.add(i * self.row_stride));
-                    acc_row[0] = _mm512_fmadd_ps(a_ip, b_p[0], acc_row[0]);
-                    acc_row[1] = _mm512_fmadd_ps(a_ip, b_p[1], acc_row[1]);
-                }
+/// The AVX-512F micro-kernel: an `R x 32` block of C in `2R` zmm registers.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::vector::{Block, Columns};
+
+    /// Columns of C per block: two registers of 16 f32.
+    pub const COLS: usize = 32;
+
+    /// Computes the tallest block that fits `rows_left` rows into `c` (row i at
+    /// `c[i * c_row_stride..]`) and returns its height.
+    pub fn block<Cols: Columns>(
+        block: &Block<Cols>,
+        rows_left: usize,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) -> usize {
+        let tallest = if Cols::LOOKUP { 8 } else { 12 };
+        match rows_left.min(tallest) {
+            12.. => run::<12, Cols>(block, c, c_row_stride),
+            8.. => run::<8, Cols>(block, c, c_row_stride),
+            4.. => run::<4, Cols>(block, c, c_row_stride),
+            2.. => run::<2, Cols>(block, c, c_row_stride),
+            _ => run::<1, Cols>(block, c, c_row_stride),
+        }
+    }
+
+    #[inline(always)]
+    fn run<const R: usize, Cols: Columns>(
+        block: &Block<Cols>,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) -> usize {
+        block.check_bounds(R, COLS, c, c_row_stride);
+        // Every caller reaches here only after `isa` found AVX-512F on this CPU; checked again
+        // (a cached load) because calling the kernel without it would be undefined.
+        assert!(
+            crate::isa::detected() == crate::isa::Isa::Avx512,
+            "small_gemm: the AVX-512 kernel on a CPU without AVX-512F"
+        );
+        // SAFETY: the CPU has AVX-512F (asserted above), and `check_bounds` covers every index
+        // `kernel` forms.
+        unsafe { kernel::<R, Cols>(block, c, c_row_stride) };
+        R
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F, and `check_bounds(R, COLS, c, c_row_stride)` holds.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel<const R: usize, Cols: Columns>(
+        block: &Block<Cols>,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) {
+        let (a, b) = (block.a.as_ptr(), block.b.as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        for p in 0..block.k {
+            let b_row = b.add(p * block.b_row_stride);
+            let b_p = [_mm512_loadu_ps(b_row), _mm512_loadu_ps(b_row.add(16))];
+            let a_col = a.add(block.cols.at(p));
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let a_ip = _mm512_set1_ps(*a_col.add(i * block.row_stride));
+                acc_row[0] = _mm512_fmadd_ps(a_ip, b_p[0], acc_row[0]);
+                acc_row[1] = _mm512_fmadd_ps(a_ip, b_p[1], acc_row[1]);
             }
-            // The epilogue, row by row as it is stored: + bias, then ReLU as a select (x where
-            // x > 0 or NaN, else +0.0: exactly `relu_value`).
-            let zero = _mm512_setzero_ps();
-            let bias = self.bias.map(|bias| {
-                [
-                    _mm512_loadu_ps(bias.as_ptr()),
-                    _mm512_loadu_ps(bias.as_ptr().add(16)),
-                ]
-            });
-            let c = c.as_mut_ptr();
-            for (i, acc_row) in acc.iter().enumerate() {
-                for (half, &value) in acc_row.iter().enumerate() {
-                    let mut value = value;
-                    if let Some(bias) = bias {
-                        value = _mm512_add_ps(value, bias[half]);
-                    }
-                    if self.relu {
-                        let keep = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(value, zero);
-                        value = _mm512_maskz_mov_ps(keep, value);
-                    }
-                    _mm512_storeu_ps(c.add(i * c_row_stride + 16 * half), value);
+        }
+        // The epilogue, row by row as it is stored: + bias, then ReLU as a select (x where
+        // x > 0 or NaN, else +0.0: exactly `relu_value`).
+        let zero = _mm512_setzero_ps();
+        let bias = block.bias.map(|bias| {
+            [
+                _mm512_loadu_ps(bias.as_ptr()),
+                _mm512_loadu_ps(bias.as_ptr().add(16)),
+            ]
+        });
+        let c = c.as_mut_ptr();
+        for (i, acc_row) in acc.iter().enumerate() {
+            for (half, &value) in acc_row.iter().enumerate() {
+                let mut value = value;
+                if let Some(bias) = bias {
+                    value = _mm512_add_ps(value, bias[half]);
                 }
+                if block.relu {
+                    let keep = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(value, zero);
+                    value = _mm512_maskz_mov_ps(keep, value);
+                }
+                _mm512_storeu_ps(c.add(i * c_row_stride + 16 * half), value);
             }
         }
     }
 }
 
-/// The AVX2 + FMA micro-kernel of `small_gemm`, for CPUs without AVX-512 (where matrixmultiply's
-/// packing took 15% of a chapter epoch): an `R x 16` block of C in `2R` of the 16 ymm registers
-/// (R = 6 uses 12, leaving room for B's two vectors and A's broadcast), walked over K once in
-/// order, exactly as the AVX-512 kernel does, so both give the triple loop's bits.
+/// The AVX2 + FMA micro-kernel, for CPUs without AVX-512: an `R x 16` block of C in `2R` of the
+/// 16 ymm registers (R = 6 uses 12, leaving room for B's two vectors and A's broadcast), walked
+/// over K once in order, exactly as the AVX-512 kernel does, so both give the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{MatMut, MatRef};
+    use super::vector::{Block, Columns};
 
-    /// Columns of C per micro-kernel call: two registers of 8 f32.
+    /// Columns of C per block: two registers of 8 f32.
     pub const COLS: usize = 16;
 
-    /// C = A·B, cut into blocks of R rows by 16 columns; A read through its strides.
-    pub fn gemm(a: MatRef, b: MatRef, c: MatMut) {
-        let (m, k, n) = (a.rows, b.rows, b.cols);
+    /// Computes the tallest block that fits `rows_left` rows into `c` and returns its height.
+    pub fn block<Cols: Columns>(
+        block: &Block<Cols>,
+        rows_left: usize,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) -> usize {
+        match rows_left {
+            6.. => run::<6, Cols>(block, c, c_row_stride),
+            4.. => run::<4, Cols>(block, c, c_row_stride),
+            2.. => run::<2, Cols>(block, c, c_row_stride),
+            _ => run::<1, Cols>(block, c, c_row_stride),
+        }
+    }
+
+    #[inline(always)]
+    fn run<const R: usize, Cols: Columns>(
+        block: &Block<Cols>,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) -> usize {
+        block.check_bounds(R, COLS, c, c_row_stride);
         assert!(
-            c.rows == m && c.cols == n,
-            "small_gemm: shapes do not chain: A {m} x {k}, B {k} x {n}, C {} x {}",
-            c.rows,
-            c.cols
+            crate::isa::detected() >= crate::isa::Isa::Avx2,
+            "small_gemm: the AVX2 kernel on a CPU without AVX2 and FMA"
         );
-        assert!(k > 0 && b.col_stride == 1 && n.is_multiple_of(COLS));
-        b.check("B");
-        c.check();
-        for j0 in (0..n).step_by(COLS) {
-            let mut i0 = 0;
-            while i0 < m {
-                let rows = match m - i0 {
-                    6.. => 6,
-                    4.. => 4,
-                    2.. => 2,
-                    _ => 1,
-                };
-                let block = Block {
-                    a: &a.data[i0 * a.row_stride..],
-                    row_stride: a.row_stride,
-                    col_stride: a.col_stride,
-                    k,
-                    b: &b.data[j0..],
-                    b_row_stride: b.row_stride,
-                };
-                let c_block = &mut c.data[i0 * c.row_stride + j0..];
-                match rows {
-                    6 => block.sums::<6>(c_block, c.row_stride),
-                    4 => block.sums::<4>(c_block, c.row_stride),
-                    2 => block.sums::<2>(c_block, c.row_stride),
-                    _ => block.sums::<1>(c_block, c.row_stride),
-                }
-                i0 += rows;
-            }
-        }
+        // SAFETY: the CPU has AVX2 and FMA (asserted above; `detected` requires both), and
+        // `check_bounds` covers every index `kernel` forms.
+        unsafe { kernel::<R, Cols>(block, c, c_row_stride) };
+        R
     }
 
-    /// A(i, p) at `a[i * row_stride + p * col_stride]`, B(p, j) at `b[p * b_row_stride + j]`.
-    struct Block<'a> {
-        a: &'a [f32],
-        row_stride: usize,
-        col_stride: usize,
-        k: usize,
-        b: &'a [f32],
-        b_row_stride: usize,
-    }
-
-    impl Block<'_> {
-        #[inline(always)]
-        fn sums<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
-            // The bounds of every access below, checked once instead of in the inner loop.
-            assert!(
-                (R - 1) * self.row_stride + (self.k - 1) * self.col_stride < self.a.len()
-                    && (self.k - 1) * self.b_row_stride + COLS <= self.b.len()
-                    && (R - 1) * c_row_stride + COLS <= c.len(),
-                "small_gemm: block bounds"
-            );
-            assert!(
-                crate::isa::detected() >= crate::isa::Isa::Avx2,
-                "small_gemm: the AVX2 kernel on a CPU without AVX2 and FMA"
-            );
-            // SAFETY: the CPU has AVX2 and FMA (asserted above; `detected` requires both), and
-            // the assert before it covers every index `kernel` forms.
-            unsafe { self.kernel::<R>(c, c_row_stride) }
-        }
-
-        /// # Safety
-        /// The CPU has AVX2 and FMA, and the bounds asserted in `sums` hold.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn kernel<const R: usize>(&self, c: &mut [f32], c_row_stride: usize) {
-            let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
-            let mut acc = [[_mm256_setzero_ps(); 2]; R];
-            for p in 0..self.k {
-                let b_row = b.add(p * self.b_row_stride);
-                let b_p = [_mm256_loadu_ps(b_row), _mm256_loadu_ps(b_row.add(8))];
-                let a_col = a.add(p * self.col_stride);
-                for (i, acc_row) in acc.iter_mut().enumerate() {
-                    let a_ip = _mm256_set1_ps(*a_col.add(i * self.row_stride));
-                    acc_row[0] = _mm256_fmadd_ps(a_ip, b_p[0], acc_row[0]);
-                    acc_row[1] = _mm256_fmadd_ps(a_ip, b_p[1], acc_row[1]);
-                }
+    /// # Safety
+    /// The CPU has AVX2 and FMA, and `check_bounds(R, COLS, c, c_row_stride)` holds.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel<const R: usize, Cols: Columns>(
+        block: &Block<Cols>,
+        c: &mut [f32],
+        c_row_stride: usize,
+    ) {
+        let (a, b) = (block.a.as_ptr(), block.b.as_ptr());
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for p in 0..block.k {
+            let b_row = b.add(p * block.b_row_stride);
+            let b_p = [_mm256_loadu_ps(b_row), _mm256_loadu_ps(b_row.add(8))];
+            let a_col = a.add(block.cols.at(p));
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let a_ip = _mm256_set1_ps(*a_col.add(i * block.row_stride));
+                acc_row[0] = _mm256_fmadd_ps(a_ip, b_p[0], acc_row[0]);
+                acc_row[1] = _mm256_fmadd_ps(a_ip, b_p[1], acc_row[1]);
             }
-            let c = c.as_mut_ptr();
-            for (i, acc_row) in acc.iter().enumerate() {
-                _mm256_storeu_ps(c.add(i * c_row_stride), acc_row[0]);
-                _mm256_storeu_ps(c.add(i * c_row_stride + 8), acc_row[1]);
+        }
+        // The epilogue as the AVX-512 kernel's: + bias, then ReLU as a select (the compare is
+        // all ones where x > 0 or NaN, and ANDing with it leaves x there and +0.0 elsewhere).
+        let zero = _mm256_setzero_ps();
+        let bias = block.bias.map(|bias| {
+            [
+                _mm256_loadu_ps(bias.as_ptr()),
+                _mm256_loadu_ps(bias.as_ptr().add(8)),
+            ]
+        });
+        let c = c.as_mut_ptr();
+        for (i, acc_row) in acc.iter().enumerate() {
+            for (half, &value) in acc_row.iter().enumerate() {
+                let mut value = value;
+                if let Some(bias) = bias {
+                    value = _mm256_add_ps(value, bias[half]);
+                }
+                if block.relu {
+                    let keep = _mm256_cmp_ps::<_CMP_NLE_UQ>(value, zero);
+                    value = _mm256_and_ps(keep, value);
+                }
+                _mm256_storeu_ps(c.add(i * c_row_stride + 8 * half), value);
             }
         }
     }
@@ -531,6 +581,55 @@ mod tests {
                     let mut c = vec![f32::NAN; m * n];
                     small_gemm_on(isa, a, b, MatMut::row_major(&mut c, m, n));
                     assert_eq!(c, naive(&a, &b), "{m}x{k}x{n}, {isa:?}");
+                }
+            }
+        }
+    }
+
+    /// `window_gemm`'s product (A's rows read through taps, with the epilogue) on each kernel the
+    /// CPU has, against the patch matrix built by hand, the triple loop, + bias and ReLU.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn windows_give_the_triple_loops_bits_with_the_epilogue_on_every_kernel() {
+        use super::vector::{gemm, Kernel, Taps};
+        let mut rng = Rng::new(9);
+        // A 3x3 window of one channel on frames 30 values wide: taps of rows 0, 30 and 60.
+        let taps: Vec<usize> = (0..3)
+            .flat_map(|ky| (0..3).map(move |kx| ky * 30 + kx))
+            .collect();
+        for (kernel, isa) in [(Kernel::Avx512, Isa::Avx512), (Kernel::Avx2, Isa::Avx2)] {
+            if crate::isa::detected() < isa {
+                continue;
+            }
+            let widths: &[usize] = if kernel == Kernel::Avx2 {
+                &[16, 32, 48]
+            } else {
+                &[32, 64]
+            };
+            for &n in widths {
+                for m in [1, 5, 6, 13, 28] {
+                    let x: Vec<f32> = (0..30 * 3 + m).map(|_| rng.uniform() - 0.5).collect();
+                    let w: Vec<f32> = (0..taps.len() * n).map(|_| rng.uniform() - 0.5).collect();
+                    let bias: Vec<f32> = (0..n).map(|_| rng.uniform() - 0.5).collect();
+                    let patches: Vec<f32> = (0..m)
+                        .flat_map(|i| taps.iter().map(move |&t| (i, t)))
+                        .map(|(i, t)| x[i + t])
+                        .collect();
+                    let a = MatRef::row_major(&patches, m, taps.len());
+                    let b = MatRef::row_major(&w, taps.len(), n);
+                    let want: Vec<f32> = naive(&a, &b)
+                        .iter()
+                        .enumerate()
+                        .map(|(e, v)| crate::elementwise::relu_value(v + bias[e % n]))
+                        .collect();
+                    let mut c = vec![f32::NAN; m * n];
+                    let epilogue = Epilogue {
+                        bias: Some(&bias),
+                        relu: true,
+                    };
+                    let c_view = MatMut::row_major(&mut c, m, n);
+                    gemm(kernel, &x, m, 1, Taps(&taps), b, c_view, epilogue);
+                    assert_eq!(c, want, "{kernel:?}, {m} x {n}");
                 }
             }
         }
