@@ -658,3 +658,36 @@ fn bench_train_profile_accounts_for_a_whole_step() {
         "parts {parts} against a step of {step}: {out}"
     );
 }
+
+#[test]
+fn bench_predict_reports_throughput_and_single_image_latency() {
+    let dir = scratch("predict-latency");
+    small_mnist(&dir);
+    let out = assert_ok(&convlab(&[
+        "bench",
+        "predict",
+        "--model",
+        &repo("models/mlp.toml"),
+        "--dataset",
+        "mnist",
+        "--data",
+        s(&dir),
+        "--no-verify",
+        "--repeats",
+        "1",
+    ]));
+    assert!(out.contains("predicting 20 test images"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("one image at a time (batch 1, "))
+        .unwrap_or_else(|| panic!("no latency line: {out}"));
+    let numbers: Vec<f64> = line
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // [1 (batch), images, median, 99 (percentile), p99]
+    assert_eq!(numbers.len(), 5, "{line}");
+    let (images, median, p99) = (numbers[1], numbers[2], numbers[4]);
+    assert!(images >= 100.0, "at least 100 predictions: {line}");
+    assert!(median > 0.0 && median <= p99, "{line}");
+}

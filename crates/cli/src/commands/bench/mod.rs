@@ -8,7 +8,8 @@
 //! - `train`: one epoch of the chapter's setup on the real data (48,000 training images at batch
 //!   32, then the 12,000 validation images): seconds, images per second, and the GFLOP/s those
 //!   FLOP counts imply. `--model FILE` times another network (and `--dataset` its data).
-//! - `predict`: images per second of `predict` over the 10,000 test images (batch 256).
+//! - `predict`: images per second of `predict` over the 10,000 test images (batch 256), and
+//!   the latency of one image at a time (median and 99th percentile).
 //! - `peak` (`peak.rs`): the measured FMA peak, on 1 and on all threads.
 //!
 //! FLOP are counted as 2 per multiply-add of the direct algorithm (Conv2D and Dense layers
@@ -339,5 +340,33 @@ fn predict(args: PredictBenchArgs) -> Result<ExitCode> {
         n / median,
         n * forward_flop / median / 1e9
     )?;
+    // Latency: one image at a time, as a service answering one request would run it, from the
+    // u8 image to its probabilities. Every test image in turn, for at least a second.
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let _busy_wait = convlab_tensor::busy_wait::BusyWait::start(); // as `evaluate` runs
+    for &i in indices.iter().cycle() {
+        if latencies.len() >= LATENCY_RUNS.1
+            || (latencies.len() >= LATENCY_RUNS.0 && started.elapsed().as_secs_f64() >= 1.0)
+        {
+            break;
+        }
+        let start = Instant::now();
+        let probs = model.predict(&data.test.inputs(&[i]), 1)?;
+        std::hint::black_box(probs);
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    outln!(
+        "one image at a time (batch 1, {} images): median {:.0} µs, 99th percentile {:.0} µs",
+        latencies.len(),
+        at(0.5).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6
+    )?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How many single-image predictions the latency takes: at least the first, at most the second
+/// (and otherwise as many as one second allows).
+const LATENCY_RUNS: (usize, usize) = (100, 100_000);
