@@ -205,7 +205,8 @@ impl Sequential {
             let mut stop: Option<String> = None;
 
             for (step, batch) in order.chunks(opts.batch_size).enumerate() {
-                let step_started = Instant::now();
+                // Clocks read only when profiling (profile.rs).
+                let step_started = profile.is_some().then(Instant::now);
                 let mut tape = Tape::new();
                 let mut spans = Vec::new();
                 let mut mode = ForwardMode {
@@ -253,12 +254,12 @@ impl Sequential {
                 drop(tape);
                 let (mut weights, setup) = self.weights_and_setup_mut();
                 let grad_refs: Vec<&Tensor> = grads.iter().collect();
-                let optimizer_started = Instant::now();
+                let optimizer_started = profile.is_some().then(Instant::now);
                 setup
                     .expect("checked above")
                     .optimizer
                     .step(&mut weights, &grad_refs);
-                let optimizer_time = optimizer_started.elapsed();
+                let optimizer_time = optimizer_started.map(|t| t.elapsed());
 
                 let logs = BatchLogs {
                     epoch: epoch + 1,
@@ -272,7 +273,9 @@ impl Sequential {
                 for cb in callbacks.iter_mut() {
                     cb.on_batch_end(&logs);
                 }
-                if let Some(profile) = profile.as_deref_mut() {
+                if let (Some(profile), Some(step_started), Some(optimizer_time)) =
+                    (profile.as_deref_mut(), step_started, optimizer_time)
+                {
                     profile.optimizer += optimizer_time;
                     profile.total += step_started.elapsed();
                     profile.steps += 1;
@@ -352,17 +355,18 @@ impl Sequential {
         mode: &mut ForwardMode,
         times: Option<&mut BatchTimes>,
     ) -> Result<(Var, usize, Var), TrainError> {
-        let data_started = Instant::now();
+        let clock = || times.is_some().then(Instant::now);
+        let data_started = clock();
         let input = tape.constant(data.inputs(batch));
         let y = data.targets(batch);
-        let data_time = data_started.elapsed();
+        let data_time = data_started.map(|t| t.elapsed());
         let last = self.layers().len() - 1;
         let out = self.forward_to(tape, &input, last, mode, loss_kind.fuses_softmax());
-        let loss_started = Instant::now();
+        let loss_started = clock();
         let loss = loss_kind.compute(tape, &out, &y)?;
-        if let Some(times) = times {
+        if let (Some(times), Some(data), Some(loss_started)) = (times, data_time, loss_started) {
             *times = BatchTimes {
-                data: data_time,
+                data,
                 loss: loss_started.elapsed(),
             };
         }
