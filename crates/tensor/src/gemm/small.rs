@@ -18,7 +18,8 @@
 //!   8 when A is read through taps), then 8, 4, 2 and 1 for the rows left at the bottom;
 //! - AVX2 + FMA (`avx2`), for CPUs without AVX-512: COLS = 16 in two ymm registers a row, R = 6
 //!   (12 of the 16), then 4, 2 and 1 (on a 2-vCPU AMD EPYC without AVX-512 it made a chapter
-//!   epoch 1.15x faster than matrixmultiply; reading conv1's windows, docs/PERFORMANCE.md).
+//!   epoch 1.15x faster than matrixmultiply, and reading conv1's windows through it made conv1's
+//!   forward 0.66 -> 0.47 ms a step: docs/PERFORMANCE.md).
 //!
 //! Every element of C is `Σ_p A(i, p) · B(p, j)` summed in the order p = 0, 1, .., K-1 with fused
 //! multiply-adds, whichever kernel and R compute it, so the result does not depend on how C is
