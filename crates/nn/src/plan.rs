@@ -3,7 +3,7 @@
 //! asked here with each layer's shapes in the same order `Sequential::forward_to` runs them, so
 //! the plan shown is the one that runs.
 
-use convlab_tensor::plan::{conv_kernel, conv_relu_pool, ConvKernel, ConvReluPool};
+use convlab_tensor::plan::{conv_kernels, conv_relu_pool, ConvKernel, ConvKernels, ConvReluPool};
 use convlab_tensor::{Conv2dGeometry, Pool2dGeometry};
 
 use crate::activation::Activation;
@@ -13,10 +13,10 @@ use crate::Sequential;
 /// How one layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
-    /// A convolution by this kernel; its activation runs after it.
-    Conv(ConvKernel),
+    /// A convolution by these kernels (forward, backward); its activation runs after it.
+    Conv(ConvKernels),
     /// A convolution with its ReLU in the kernel's epilogue (one pass over y).
-    ConvRelu(ConvKernel),
+    ConvRelu(ConvKernels),
     /// A convolution, its ReLU and the next layer's max pooling as one op.
     ConvReluPool(ConvReluPool),
     /// This max pooling runs inside the convolution before it.
@@ -81,8 +81,18 @@ impl Sequential {
             let plan = match &entry.layer {
                 Layer::Conv2D(l) => {
                     let g = conv_geometry(&entry.input_shape, l);
-                    let kernel =
-                        g.map_or(ConvKernel::Im2colPatches, |g| conv_kernel(&g, l.algorithm));
+                    // Below the first layer with weights the input is the data (perhaps
+                    // reshaped or dropped out), whose gradient nobody needs: no dx.
+                    let need_dx = layers[..k]
+                        .iter()
+                        .any(|e| matches!(e.layer, Layer::Conv2D(_) | Layer::Dense(_)));
+                    let kernel = g.map_or(
+                        ConvKernels {
+                            forward: ConvKernel::Im2colPatches,
+                            backward: ConvKernel::Im2colPatches,
+                        },
+                        |g| conv_kernels(&g, l.algorithm, need_dx),
+                    );
                     let next_pool = layers.get(k + 1).and_then(|next| match &next.layer {
                         Layer::MaxPooling2D(p) => Some(p),
                         _ => None,
@@ -97,7 +107,7 @@ impl Sequential {
                                 p.padding,
                             )
                             .ok()
-                            .and_then(|pg| conv_relu_pool(&g, &pg, l.algorithm))
+                            .and_then(|pg| conv_relu_pool(&g, &pg, l.algorithm, need_dx))
                         }
                         _ => None,
                     };
@@ -161,7 +171,10 @@ mod tests {
         let reference = chapter_model(1, ConvAlgorithm::Reference).plan();
         assert_eq!(
             reference[2].1,
-            Plan::ConvReluPool(ConvReluPool::Chunks(ConvKernel::Reference))
+            Plan::ConvReluPool(ConvReluPool::Chunks(ConvKernels {
+                forward: ConvKernel::Reference,
+                backward: ConvKernel::Reference
+            }))
         );
     }
 }

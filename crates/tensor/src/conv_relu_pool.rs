@@ -64,7 +64,8 @@ fn by_winograd_tiles(
     pool: &Pool2dGeometry,
     algorithm: ConvAlgorithm,
 ) -> bool {
-    plan::conv_relu_pool(conv, pool, algorithm) == Some(plan::ConvReluPool::WinogradTiles)
+    // Whether the backward needs dx changes which non-Winograd kernel runs, never this.
+    plan::conv_relu_pool(conv, pool, algorithm, true) == Some(plan::ConvReluPool::WinogradTiles)
 }
 
 /// Whether the fused op is faster than the two ops (`plan::conv_relu_pool` has a plan for it):
@@ -75,7 +76,7 @@ pub fn fusion_pays_off(
     pool: &Pool2dGeometry,
     algorithm: ConvAlgorithm,
 ) -> bool {
-    plan::conv_relu_pool(conv, pool, algorithm).is_some()
+    plan::conv_relu_pool(conv, pool, algorithm, true).is_some()
 }
 
 /// Panics, naming every shape, unless the pooling takes the convolution's output and the

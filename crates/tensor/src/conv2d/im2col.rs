@@ -205,7 +205,7 @@ pub(super) fn forward(
     let mut y = recycle::take(g.n * g.ho * g.wo * g.co);
     let blocks = y.par_chunks_mut(images * g.ho * g.wo * g.co).enumerate();
     // The plan decides whether the forward reads windows (`plan::ConvKernel::Im2colWindows`).
-    let kernel = crate::plan::conv_kernel(g, crate::ConvAlgorithm::Im2col);
+    let kernel = crate::plan::forward_kernel(g, crate::ConvAlgorithm::Im2col);
     if kernel == crate::plan::ConvKernel::Im2colWindows {
         blocks.for_each(|(block, y_block)| {
             windows_forward(g, x, w, b, relu, block * images, y_block)

@@ -31,7 +31,10 @@ use crate::error::{checked_product, shape_panic, TensorError};
 use crate::{elementwise, Tensor};
 
 pub(crate) use blocks::sum_partials;
-pub use direct::{direct_backward, direct_backward_bias, direct_backward_data, direct_forward};
+pub use direct::{
+    direct_backward, direct_backward_bias, direct_backward_data, direct_forward,
+    has_vector_kernels as direct_has_vector_kernels,
+};
 pub use im2col::{im2col_backward, im2col_forward, patch_matrix};
 pub use winograd::applies as winograd_applies;
 pub use winograd::pooled::pools_by_tile as winograd_pools_by_tile;
@@ -52,10 +55,11 @@ pub enum Padding {
 /// Which convolution algorithm to run. All give the same results up to float rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ConvAlgorithm {
-    /// Per layer: Winograd for 3x3 stride-1 layers with at least `AUTO_WINOGRAD_MIN_C` input
-    /// channels, im2col for the rest (`plan::conv_kernel` decides): with one channel Winograd's
-    /// transforms cost more than the multiplications they save (docs/PERFORMANCE.md has the
-    /// `convlab bench conv` figures).
+    /// Per layer and per pass, the kernel measured fastest for its shapes (`plan::forward_kernel`
+    /// and `plan::backward_kernel` decide, and say why): Winograd for 3x3 stride-1 layers with
+    /// at least `AUTO_WINOGRAD_MIN_C` input channels, direct or im2col for the rest (with one
+    /// channel Winograd's transforms cost more than the multiplications they save;
+    /// docs/PERFORMANCE.md has the `convlab bench conv` figures).
     #[default]
     Auto,
     /// Unroll every window into a row of a patch matrix and multiply it by the kernel, a few
@@ -79,9 +83,25 @@ pub enum ConvAlgorithm {
 pub use crate::plan::AUTO_WINOGRAD_MIN_C;
 
 impl ConvAlgorithm {
-    /// The algorithm that runs for geometry `g`: the family of `plan::conv_kernel`'s choice.
-    pub fn resolve(self, g: &Conv2dGeometry) -> ConvAlgorithm {
-        crate::plan::conv_kernel(g, self).algorithm()
+    /// The algorithm that runs the forward pass for geometry `g` (`plan::forward_kernel`).
+    pub fn resolve_forward(self, g: &Conv2dGeometry) -> ConvAlgorithm {
+        crate::plan::forward_kernel(g, self).algorithm()
+    }
+
+    /// The algorithm that runs the backward pass (`plan::backward_kernel`).
+    pub fn resolve_backward(self, g: &Conv2dGeometry, need_dx: bool) -> ConvAlgorithm {
+        crate::plan::backward_kernel(g, self, need_dx).algorithm()
+    }
+
+    /// The name `--conv` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvAlgorithm::Auto => "auto",
+            ConvAlgorithm::Im2col => "im2col",
+            ConvAlgorithm::Direct => "direct",
+            ConvAlgorithm::Winograd => "winograd",
+            ConvAlgorithm::Reference => "reference",
+        }
     }
 }
 
@@ -309,7 +329,7 @@ pub fn conv2d_forward(
     b: Option<&Tensor>,
     algorithm: ConvAlgorithm,
 ) -> Tensor {
-    match algorithm.resolve(g) {
+    match algorithm.resolve_forward(g) {
         ConvAlgorithm::Winograd => winograd::forward(g, x, w, b, false),
         ConvAlgorithm::Direct => direct_forward(g, x, w, b),
         ConvAlgorithm::Reference => by_reference::forward(g, x, w, b),
@@ -334,7 +354,7 @@ pub fn conv2d_backward(
     algorithm: ConvAlgorithm,
     need_dx: bool,
 ) -> Conv2dGrads {
-    match algorithm.resolve(g) {
+    match algorithm.resolve_backward(g, need_dx) {
         ConvAlgorithm::Winograd => winograd::backward(g, x, w, None, dy, need_dx),
         ConvAlgorithm::Direct => direct_backward(g, x, w, dy, need_dx),
         ConvAlgorithm::Reference => by_reference::backward(g, x, w, dy, need_dx),
@@ -352,7 +372,7 @@ pub fn conv2d_relu_forward(
     b: Option<&Tensor>,
     algorithm: ConvAlgorithm,
 ) -> Tensor {
-    match algorithm.resolve(g) {
+    match algorithm.resolve_forward(g) {
         ConvAlgorithm::Winograd => winograd::forward(g, x, w, b, true),
         ConvAlgorithm::Direct => direct::forward(g, x, w, b, true),
         ConvAlgorithm::Reference => elementwise::relu(&by_reference::forward(g, x, w, b)),
@@ -372,7 +392,7 @@ pub fn conv2d_relu_backward(
     algorithm: ConvAlgorithm,
     need_dx: bool,
 ) -> Conv2dGrads {
-    match algorithm.resolve(g) {
+    match algorithm.resolve_backward(g, need_dx) {
         ConvAlgorithm::Winograd => winograd::backward(g, x, w, Some(y), dy, need_dx),
         ConvAlgorithm::Direct => {
             direct_backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)

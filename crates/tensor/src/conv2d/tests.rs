@@ -75,11 +75,25 @@ fn check_against_reference(g: &Conv2dGeometry, seed: u64) {
         assert_close(&format!("{algorithm:?} dx {g:?}"), dx.data(), &r.dx);
         let without = conv2d_backward(g, &x, &w, &dy, algorithm, false);
         assert!(without.dx.is_none());
-        assert_eq!(
-            without.dw.data(),
-            grads.dw.data(),
-            "dw must not depend on need_dx"
-        );
+        if algorithm == ConvAlgorithm::Auto {
+            // Auto may give a first layer (no dx) another kernel: close, not the same bits.
+            assert_close(
+                &format!("Auto dw without dx {g:?}"),
+                without.dw.data(),
+                &r.dw,
+            );
+            assert_close(
+                &format!("Auto db without dx {g:?}"),
+                without.db.data(),
+                &r.db,
+            );
+        } else {
+            assert_eq!(
+                without.dw.data(),
+                grads.dw.data(),
+                "dw must not depend on need_dx"
+            );
+        }
         assert_close(&format!("{algorithm:?} dw {g:?}"), grads.dw.data(), &r.dw);
         assert_close(&format!("{algorithm:?} db {g:?}"), grads.db.data(), &r.db);
     }
@@ -374,7 +388,7 @@ proptest! {
     ) {
         if !crate::gemm::window_gemm_runs(g.co) {
             // A CPU (or build) without AVX2 has no window GEMM: the plan must not choose it.
-            let kernel = crate::plan::conv_kernel(&g, ConvAlgorithm::Im2col);
+            let kernel = crate::plan::forward_kernel(&g, ConvAlgorithm::Im2col);
             prop_assert_eq!(kernel, crate::plan::ConvKernel::Im2colPatches);
             return Ok(());
         }

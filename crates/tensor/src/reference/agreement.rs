@@ -210,8 +210,8 @@ fn gradient_agreement(
     .collect()
 }
 
-fn limit_for(algorithm: ConvAlgorithm, g: &Conv2dGeometry) -> Bound {
-    if algorithm.resolve(g) == ConvAlgorithm::Winograd {
+fn limit_for(algorithm: ConvAlgorithm) -> Bound {
+    if algorithm == ConvAlgorithm::Winograd {
         Bound::Normwise {
             limit: WINOGRAD_LIMIT,
         }
@@ -220,34 +220,55 @@ fn limit_for(algorithm: ConvAlgorithm, g: &Conv2dGeometry) -> Bound {
     }
 }
 
+/// What runs each pass of `algorithm` on `g` (the two may differ under `Auto`): the names the
+/// checks carry and the bounds they are held to.
+struct Passes {
+    forward: &'static str,
+    backward: &'static str,
+    forward_limit: Bound,
+    backward_limit: Bound,
+}
+
+fn passes(algorithm: ConvAlgorithm, g: &Conv2dGeometry) -> Passes {
+    let (forward, backward) = (
+        algorithm.resolve_forward(g),
+        algorithm.resolve_backward(g, true),
+    );
+    Passes {
+        forward: forward.name(),
+        backward: backward.name(),
+        forward_limit: limit_for(forward),
+        backward_limit: limit_for(backward),
+    }
+}
+
 /// The convolution by `algorithm` against the reference: y, dx, dw, db.
 pub fn conv2d_agreement(case: &ConvCase, algorithm: ConvAlgorithm) -> Vec<CheckResult> {
     let ConvCase { g, x, w, b, dy } = *case;
     let shapes = conv_shapes(g);
-    let name = format!("{:?}", algorithm.resolve(g)).to_lowercase();
-    let limit = limit_for(algorithm, g);
+    let run = passes(algorithm, g);
     let (x64, w64, b64, dy64) = (wide(x), wide(w), wide(b), wide(dy));
     let y = fast_forward(g, x, w, Some(b), algorithm);
     let y_ref = conv2d_forward(g, &x64, &w64, Some(&b64));
     let y_mag = conv2d_forward(g, &abs(&x64), &abs(&w64), Some(&abs(&b64)));
     let terms = g.kh * g.kw * g.c + 1;
     let mut results = vec![agreement(
-        format!("{name} conv2d y"),
+        format!("{} conv2d y", run.forward),
         &shapes,
         y.data(),
         &y_ref,
         &y_mag,
         terms,
-        limit,
+        run.forward_limit,
     )];
     let grads = conv2d_backward(g, x, w, dy, algorithm, true);
     results.extend(gradient_agreement(
-        &format!("{name} conv2d"),
+        &format!("{} conv2d", run.backward),
         &shapes,
         g,
         (&x64, &w64, &dy64),
         grads,
-        limit,
+        run.backward_limit,
     ));
     results
 }
@@ -256,32 +277,31 @@ pub fn conv2d_agreement(case: &ConvCase, algorithm: ConvAlgorithm) -> Vec<CheckR
 pub fn conv2d_relu_agreement(case: &ConvCase, algorithm: ConvAlgorithm) -> Vec<CheckResult> {
     let ConvCase { g, x, w, b, dy } = *case;
     let shapes = conv_shapes(g);
-    let name = format!("{:?}", algorithm.resolve(g)).to_lowercase();
-    let limit = limit_for(algorithm, g);
+    let run = passes(algorithm, g);
     let (x64, w64, b64) = (wide(x), wide(w), wide(b));
     let y = conv2d_relu_forward(g, x, w, Some(b), algorithm);
     let y_ref = relu_forward(&conv2d_forward(g, &x64, &w64, Some(&b64)));
     let y_mag = conv2d_forward(g, &abs(&x64), &abs(&w64), Some(&abs(&b64)));
     let terms = g.kh * g.kw * g.c + 1;
     let mut results = vec![agreement(
-        format!("{name} conv2d+relu y"),
+        format!("{} conv2d+relu y", run.forward),
         &shapes,
         y.data(),
         &y_ref,
         &y_mag,
         terms,
-        limit,
+        run.forward_limit,
     )];
     // ReLU's mask as the fast forward saw it.
     let masked = relu_routed(&y, dy);
     let grads = conv2d_relu_backward(g, x, w, &y, dy, algorithm, true);
     results.extend(gradient_agreement(
-        &format!("{name} conv2d+relu"),
+        &format!("{} conv2d+relu", run.backward),
         &shapes,
         g,
         (&x64, &w64, &masked),
         grads,
-        limit,
+        run.backward_limit,
     ));
     results
 }
@@ -301,8 +321,7 @@ pub fn conv2d_relu_max_pool2d_agreement(
         pool.pw,
         pool.sh
     );
-    let name = format!("{:?}", algorithm.resolve(g)).to_lowercase();
-    let limit = limit_for(algorithm, g);
+    let run = passes(algorithm, g);
     let (x64, w64, b64) = (wide(x), wide(w), wide(b));
     let out = conv2d_relu_max_pool2d_forward(g, pool, x, w, Some(b), algorithm, true);
     let z = relu_forward(&conv2d_forward(g, &x64, &w64, Some(&b64)));
@@ -312,16 +331,16 @@ pub fn conv2d_relu_max_pool2d_agreement(
     let (y_mag, _) = max_pool2d_forward(pool, &z_mag);
     let terms = g.kh * g.kw * g.c + 1;
     let mut results = vec![agreement(
-        format!("{name} conv2d+relu+max_pool2d y"),
+        format!("{} conv2d+relu+max_pool2d y", run.forward),
         &shapes,
         out.y.data(),
         &y_ref,
         &y_mag,
         terms,
-        limit,
+        run.forward_limit,
     )];
     results.push(argmax_agreement(
-        format!("{name} conv2d+relu+max_pool2d argmax"),
+        format!("{} conv2d+relu+max_pool2d argmax", run.forward),
         &shapes,
         &out.argmax,
         &argmax_ref,
@@ -333,12 +352,12 @@ pub fn conv2d_relu_max_pool2d_agreement(
     let grads =
         conv2d_relu_max_pool2d_backward(g, pool, x, w, &out.y, &out.argmax, dy, algorithm, true);
     results.extend(gradient_agreement(
-        &format!("{name} conv2d+relu+max_pool2d"),
+        &format!("{} conv2d+relu+max_pool2d", run.backward),
         &shapes,
         g,
         (&x64, &w64, &dz),
         grads,
-        limit,
+        run.backward_limit,
     ));
     results
 }

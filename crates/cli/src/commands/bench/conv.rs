@@ -647,7 +647,7 @@ fn measure(
     for &algorithm in algorithms {
         let checked = agreement::conv2d_agreement(&case, algorithm);
         ensure_agrees(text, &checked)?;
-        let name = plan::conv_kernel(&g, algorithm).name().to_string();
+        let name = plan::forward_kernel(&g, algorithm).name().to_string();
         let forward = || conv2d_forward(&g, &x, &k, None, algorithm);
         let mem = extra_memory(forward, |y| 4 * y.len());
         let timed = time(min_time, || {
@@ -703,7 +703,7 @@ fn measure(
         else {
             continue;
         };
-        let Some(fused) = plan::conv_relu_pool(&g, &pool, algorithm) else {
+        let Some(fused) = plan::conv_relu_pool(&g, &pool, algorithm, true) else {
             continue;
         };
         let pdy = agreement::random_tensor(&small_pool.y_shape(), 20);
@@ -729,7 +729,9 @@ fn measure(
             )
         };
         let name = match fused {
-            plan::ConvReluPool::Chunks(kernel) => format!("{}+relu+pool, chunks", kernel.name()),
+            plan::ConvReluPool::Chunks(kernels) => {
+                format!("{}+relu+pool, chunks", kernels.name())
+            }
             plan::ConvReluPool::WinogradTiles => "winograd+relu+pool, tiles".to_string(),
         };
         let mem = extra_memory(forward, |o| 4 * (o.y.len() + o.argmax.len()));

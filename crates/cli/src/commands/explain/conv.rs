@@ -87,7 +87,7 @@ impl ConvProblem {
         (
             y_ref,
             y_fast,
-            plan::conv_kernel(&self.g, ConvAlgorithm::Auto).name(),
+            plan::forward_kernel(&self.g, ConvAlgorithm::Auto).name(),
         )
     }
 

@@ -140,6 +140,12 @@ pub fn direct_backward_bias(g: &Conv2dGeometry, dy: &Tensor) -> Tensor {
     bias_grad(g, dy.data())
 }
 
+/// Whether this CPU runs direct convolution's vector kernels (AVX2 + FMA or AVX-512 on x86-64);
+/// elsewhere `portable.rs` runs, which `plan` does not choose on its own.
+pub fn has_vector_kernels() -> bool {
+    Blocking::for_channels(crate::isa::active(), 1).is_some()
+}
+
 /// The forward pass with the vector kernels of `isa` (the portable loops for `Baseline`).
 pub(crate) fn forward_on(
     isa: Isa,
