@@ -1,5 +1,5 @@
-//! Kernel benchmarks: GEMM (ours against matrixmultiply called directly) and convolution (im2col
-//! against direct) at the chapter's shapes. Throughput is reported in FLOP (2 per multiply-add),
+//! Kernel benchmarks: GEMM (ours against matrixmultiply called directly), convolution (im2col
+//! against direct) at the chapter's shapes, and pooling at the chapter's and LeNet-5's. Throughput is reported in FLOP (2 per multiply-add),
 //! so criterion's "elem/s" reads as FLOP/s.
 //!
 //!     cargo bench -p convlab-tensor --bench kernels
@@ -13,7 +13,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 use convlab_tensor::conv2d::{conv2d_backward, conv2d_forward};
 use convlab_tensor::gemm::{gemm, gemm_serial, MatMut, MatRef};
-use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Tensor};
+use convlab_tensor::pool2d::{
+    avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward,
+};
+use convlab_tensor::{Conv2dGeometry, ConvAlgorithm, Padding, Pool2dGeometry, Tensor};
 
 fn values(len: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -222,5 +225,38 @@ fn bench_conv(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_gemm, bench_conv);
+/// 2x2 pooling at stride 2 of the pooled layers' outputs at batch 32: the chapter's conv1
+/// (28x28x32), LeNet-5's conv1 (28x28x6) and conv2 (10x10x16). Throughput in input values.
+fn bench_pool(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool2d");
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(2));
+    for (name, [h, w, ch]) in [
+        ("chapter conv1", [28, 28, 32]),
+        ("lenet5 conv1", [28, 28, 6]),
+        ("lenet5 conv2", [10, 10, 16]),
+    ] {
+        let g = Pool2dGeometry::new(&[32, h, w, ch], (2, 2), (2, 2), Padding::Valid).unwrap();
+        let x = Tensor::new(&g.x_shape(), values(32 * h * w * ch, 6)).unwrap();
+        let dy = Tensor::new(&g.y_shape(), values(g.y_shape().iter().product(), 7)).unwrap();
+        group.throughput(Throughput::Elements(x.len() as u64));
+        group.bench_function(BenchmarkId::new("avg forward", name), |bench| {
+            bench.iter(|| avg_pool2d_forward(&g, &x))
+        });
+        group.bench_function(BenchmarkId::new("avg backward", name), |bench| {
+            bench.iter(|| avg_pool2d_backward(&g, &dy))
+        });
+        let argmax = max_pool2d_forward(&g, &x).argmax;
+        group.bench_function(BenchmarkId::new("max forward", name), |bench| {
+            bench.iter(|| max_pool2d_forward(&g, &x))
+        });
+        group.bench_function(BenchmarkId::new("max backward", name), |bench| {
+            bench.iter(|| max_pool2d_backward(&g, &argmax, &dy))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_gemm, bench_conv, bench_pool);
 criterion_main!(benches);

@@ -16,17 +16,20 @@ pub fn avg_pool2d_forward(g: &Pool2dGeometry, x: &Tensor) -> Tensor {
         );
     }
     let x = x.data();
-    let mut y = elementwise::zeros(g.n * g.ho * g.wo * g.c);
-    y.par_chunks_mut(g.wo * g.c)
-        .enumerate()
-        .for_each(|(row, y_row)| {
-            let (ni, oy) = (row / g.ho, row % g.ho);
-            let image = &x[ni * g.h * g.w * g.c..][..g.h * g.w * g.c];
-            for (ox, y_px) in y_row.chunks_exact_mut(g.c).enumerate() {
-                let (rows, cols) = (g.rows(oy), g.cols(ox));
+    let (x_image, y_image) = (g.h * g.w * g.c, g.ho * g.wo * g.c);
+    // Every value is written (each pixel's sums start from zero), so recycled storage will do.
+    let mut y = crate::recycle::take(g.n * y_image);
+    // One task per image: a row of a small layer (LeNet-5's 14 x 6 values) is too little work
+    // for a task of its own.
+    y.par_chunks_mut(y_image)
+        .zip(x.par_chunks(x_image))
+        .for_each(|(y_img, image)| {
+            for (p, y_px) in y_img.chunks_exact_mut(g.c).enumerate() {
+                let (rows, cols) = (g.rows(p / g.wo), g.cols(p % g.wo));
+                y_px.fill(0.0);
                 for iy in rows.clone() {
-                    for ix in cols.clone() {
-                        let x_px = &image[(iy * g.w + ix) * g.c..][..g.c];
+                    let x_row = &image[(iy * g.w + cols.start) * g.c..][..cols.len() * g.c];
+                    for x_px in x_row.chunks_exact(g.c) {
                         for (s, &v) in y_px.iter_mut().zip(x_px) {
                             *s += v;
                         }
@@ -59,8 +62,9 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, dy: &Tensor) -> Tensor {
                     let share = 1.0 / (rows.len() * cols.len()) as f32;
                     let dy_px = &dy_img[(oy * g.wo + ox) * g.c..][..g.c];
                     for iy in rows {
-                        for ix in cols.clone() {
-                            let dx_px = &mut dx_img[(iy * g.w + ix) * g.c..][..g.c];
+                        let dx_row =
+                            &mut dx_img[(iy * g.w + cols.start) * g.c..][..cols.len() * g.c];
+                        for dx_px in dx_row.chunks_exact_mut(g.c) {
                             for (d, &v) in dx_px.iter_mut().zip(dy_px) {
                                 *d += v * share;
                             }

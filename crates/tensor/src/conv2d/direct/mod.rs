@@ -178,19 +178,36 @@ pub(crate) fn forward_on(
     // One task per band of output rows: enough pixels that each block of packed weights,
     // brought into cache, serves many of them.
     let band = band_rows(g.wo, g.n * g.ho);
+    // Each output column's kernel columns, numbered: the few border columns have their own
+    // classes, every interior column the same one. Found once here, not per pixel per task
+    // (with one input channel the search cost more than the pixel's multiply-adds).
+    let mut col_classes: Vec<Range<usize>> = Vec::new();
+    let col_class: Vec<usize> = (0..g.wo)
+        .map(|ox| class_of(&mut col_classes, kernel_cols(g, ox)))
+        .collect();
     y.par_chunks_mut(band * g.wo * g.co)
         .enumerate()
         .for_each(|(task, y_band)| {
             // The band's pixels, grouped by the taps they read: (kernel rows, kernel columns).
             // Inside the image that is one group; border pixels, whose windows hang over the
             // edge, form a few more. A group is cut into blocks whatever rows its pixels are on.
+            // Group (row class, column class) sits at row class * column classes + column class.
+            let mut row_classes: Vec<Range<usize>> = Vec::new();
             let mut groups: Vec<Group> = Vec::new();
             for r in 0..y_band.len() / (g.wo * g.co) {
                 let row = task * band + r;
                 let (n, oy) = (row / g.ho, row % g.ho);
                 let ky = kernel_rows(g, oy);
-                for ox in 0..g.wo {
-                    let kx = kernel_cols(g, ox);
+                let first = class_of(&mut row_classes, ky.clone()) * col_classes.len();
+                if groups.len() < first + col_classes.len() {
+                    groups.extend(
+                        col_classes
+                            .iter()
+                            .map(|kx| (ky.clone(), kx.clone(), Vec::new(), Vec::new())),
+                    );
+                }
+                for (ox, &cx) in col_class.iter().enumerate() {
+                    let kx = &col_classes[cx];
                     // Where the pixel's first tap that exists reads x.
                     let origin = if ky.is_empty() || kx.is_empty() {
                         0
@@ -199,19 +216,12 @@ pub(crate) fn forward_on(
                         let ix = ox * g.sw + kx.start - g.pad_left;
                         ((n * g.h + iy) * g.w + ix) * g.c
                     };
-                    let output = (r * g.wo + ox) * g.co;
-                    match groups
-                        .iter_mut()
-                        .find(|(gy, gx, ..)| *gy == ky && *gx == kx)
-                    {
-                        Some((.., inputs, outputs)) => {
-                            inputs.push(origin);
-                            outputs.push(output);
-                        }
-                        None => groups.push((ky.clone(), kx, vec![origin], vec![output])),
-                    }
+                    let (.., inputs, outputs) = &mut groups[first + cx];
+                    inputs.push(origin);
+                    outputs.push((r * g.wo + ox) * g.co);
                 }
             }
+            groups.retain(|(.., inputs, _)| !inputs.is_empty());
             let mut tap_list = Vec::with_capacity(g.kh);
             for cb in 0..blocks {
                 for (ky, kx, inputs, outputs) in &groups {
@@ -596,6 +606,17 @@ fn balanced(run: Range<usize>, rows: usize) -> impl Iterator<Item = Range<usize>
     let count = run.len().div_ceil(rows);
     let at = move |i: usize| run.start + i * run.len() / count;
     (0..count).map(move |i| at(i)..at(i + 1))
+}
+
+/// The index of `range` in `classes`, appended if it is new.
+fn class_of(classes: &mut Vec<Range<usize>>, range: Range<usize>) -> usize {
+    match classes.iter().position(|c| *c == range) {
+        Some(i) => i,
+        None => {
+            classes.push(range);
+            classes.len() - 1
+        }
+    }
 }
 
 /// The common part of some ranges (empty if they share nothing).
