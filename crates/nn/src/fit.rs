@@ -485,11 +485,17 @@ struct BatchTimes {
 
 /// Whether every value is finite. The check runs over every gradient each step, so it looks at
 /// 1024 values at a time without stopping early inside a chunk, a loop the compiler vectorises
-/// (the plain short-circuiting `all` did not, and showed in the profile).
+/// (the plain short-circuiting `all` did not, and showed in the profile), and splits a large
+/// gradient between the threads (a dense layer's 4M values took 0.3 ms on one).
 fn all_finite(values: &[f32]) -> bool {
+    use rayon::prelude::*;
+    let chunk_ok = |chunk: &[f32]| chunk.iter().fold(true, |ok, v| ok & v.is_finite());
+    if values.len() < 1 << 16 {
+        return values.chunks(1024).all(chunk_ok);
+    }
     values
-        .chunks(1024)
-        .all(|chunk| chunk.iter().fold(true, |ok, v| ok & v.is_finite()))
+        .par_chunks(1 << 14)
+        .all(|part| part.chunks(1024).all(chunk_ok))
 }
 
 #[cfg(test)]
