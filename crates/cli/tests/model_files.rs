@@ -691,3 +691,91 @@ fn bench_predict_reports_throughput_and_single_image_latency() {
     assert!(images >= 100.0, "at least 100 predictions: {line}");
     assert!(median > 0.0 && median <= p99, "{line}");
 }
+
+#[test]
+fn bench_train_plot_draws_each_layers_gflops_against_the_peak() {
+    let dir = scratch("profile-plot");
+    small_mnist(&dir);
+    let svg_path = dir.join("profile.svg");
+    let out = assert_ok(&convlab(&[
+        "bench",
+        "train",
+        "--model",
+        &repo("models/lenet5.toml"),
+        "--dataset",
+        "mnist",
+        "--data",
+        s(&dir),
+        "--no-verify",
+        "--batch-size",
+        "8",
+        "--plot",
+        s(&svg_path),
+    ]));
+    // --plot profiles: the table is printed, and the peak the picture is drawn against.
+    assert!(out.contains("where a training step's time goes"), "{out}");
+    let peak: f64 = out
+        .split("measured FMA peak ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no peak printed: {out}"));
+    // The GFLOP/s columns of the table's Conv2D and Dense rows: forward, then backward.
+    let (mut forward, mut backward) = (Vec::new(), Vec::new());
+    for line in out
+        .lines()
+        .filter(|l| l.contains("(Conv2D)") || l.contains("(Dense)"))
+    {
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(v.len(), 4, "{line}");
+        forward.push(v[1]);
+        backward.push(v[3]);
+    }
+    assert_eq!(
+        forward.len(),
+        5,
+        "two convolutions and three dense layers: {out}"
+    );
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for name in ["conv2d", "conv2d_1", "dense", "dense_1", "dense_2"] {
+        assert!(
+            svg.contains(&format!(">{name}</text>")),
+            "{name} not labelled"
+        );
+    }
+    let attr = |text: &str, name: &str| -> f64 {
+        let at = text.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        text[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let panels: Vec<&str> = svg.split("class=\"plot-area\"").skip(1).collect();
+    assert_eq!(panels.len(), 2, "forward and backward");
+    for (panel, printed) in panels.iter().zip([&forward, &backward]) {
+        let (top, bottom, ymax) = (
+            attr(panel, "data-top"),
+            attr(panel, "data-bottom"),
+            attr(panel, "data-ymax"),
+        );
+        let circles: Vec<&str> = panel.lines().filter(|l| l.starts_with("<circle")).collect();
+        assert_eq!(circles.len(), printed.len());
+        // Each point at the height of the GFLOP/s the table printed for its layer, in order.
+        for (circle, &p) in circles.iter().zip(printed.iter()) {
+            let (cy, v) = (attr(circle, "cy"), attr(circle, "data-gflops"));
+            assert!((v - p).abs() <= 0.05 + 1e-3 * p, "{v} drawn, {p} printed");
+            assert!((cy - (bottom - (bottom - top) * v / ymax)).abs() < 0.05);
+        }
+        // The dashed peak: a line across the panel at the printed peak's height.
+        let peak_y = bottom - (bottom - top) * peak / ymax;
+        let dashed = panel
+            .lines()
+            .filter(|l| l.starts_with("<line") && l.contains("stroke-dasharray"))
+            .any(|l| (attr(l, "y1") - peak_y).abs() < 0.6);
+        assert!(dashed, "no dashed line at the peak {peak} (y {peak_y})");
+    }
+    assert_refused(
+        &convlab(&["bench", "train", "--plot", s(&dir.join("p.png"))]),
+        "name it .svg",
+    );
+}

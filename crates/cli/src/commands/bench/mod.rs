@@ -81,6 +81,10 @@ pub struct TrainBenchArgs {
     /// the data, the optimizer, the rest) and print where the time goes.
     #[arg(long)]
     profile: bool,
+    /// Profile (as --profile) and also draw each layer's GFLOP/s, forward and backward,
+    /// against this machine's measured FMA peak (dashed) as an SVG: each kernel's share of it.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -117,6 +121,18 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         "--epochs must be between 1 and 1000"
     );
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
+    if let Some(plot) = &args.plot {
+        anyhow::ensure!(
+            plot.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("svg")),
+            "--plot {}: the plot is an SVG file: name it .svg",
+            plot.display()
+        );
+        super::check_output("--plot", plot)?;
+        if let Some(model) = &args.model {
+            super::check_not_input("--plot", plot, "--model", model)?;
+        }
+    }
     let mut model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
     let what = model_label(args.model.as_deref());
     let data = data::load(&args.data, &model, &what)?;
@@ -149,7 +165,7 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         rayon::current_num_threads(),
         convlab_tensor::isa::describe()
     )?;
-    let (history, profile) = if args.profile {
+    let (history, profile) = if args.profile || args.plot.is_some() {
         let (history, profile) =
             model.fit_profiled(&data.train, Some(&data.val), &opts, &mut [])?;
         (history, Some(profile))
@@ -183,8 +199,100 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
                 profile.validation.as_secs_f64() / epochs
             )
         )?;
+        if let Some(path) = &args.plot {
+            let threads = rayon::current_num_threads();
+            let peak =
+                convlab_tensor::peak::measure(threads, 3, std::time::Duration::from_millis(200))
+                    .gflops;
+            let svg = share_of_peak_plot(&model, &profile, args.batch_size, threads, peak);
+            convlab_cli::draw::write_atomic(path, svg.as_bytes())?;
+            outln!(
+                "measured FMA peak {peak:.1} GFLOP/s on {threads} thread(s); wrote {}",
+                path.display()
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each profiled layer with weights: its name, multiply-adds a forward pass (per image) and the
+/// backward's (twice that, but for the first layer with weights, which makes no dx).
+fn layer_work(
+    model: &Sequential,
+    profile: &convlab_nn::profile::StepProfile,
+) -> Vec<(String, f64, f64, usize)> {
+    let first_with_weights = model.layers().iter().position(|e| !e.specs.is_empty());
+    profile
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, times)| {
+            let entries = &model.layers()[times.first..times.first + times.count];
+            let name = entries
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join("+");
+            let macs: f64 = entries.iter().map(|e| e.multiply_adds()).sum();
+            let backward = if Some(times.first) == first_with_weights {
+                macs
+            } else {
+                2.0 * macs
+            };
+            (name, macs, backward, i)
+        })
+        .filter(|(_, macs, ..)| *macs > 0.0)
+        .collect()
+}
+
+/// `bench train --profile --plot`: one category per layer with weights, one panel per pass,
+/// its GFLOP/s (direct convolution's multiply-adds, as the table counts them) as a point, and
+/// the measured FMA peak dashed, so each kernel's share of the peak reads off the picture.
+fn share_of_peak_plot(
+    model: &Sequential,
+    profile: &convlab_nn::profile::StepProfile,
+    batch: usize,
+    threads: usize,
+    peak: f64,
+) -> String {
+    use convlab_cli::draw::{bench_plot, BenchPanel, BenchSeries};
+    let work = layer_work(model, profile);
+    let gflops = |macs: f64, d: std::time::Duration| {
+        let seconds = profile.per_step(d).as_secs_f64();
+        if seconds > 0.0 {
+            2.0 * macs * batch as f64 / seconds / 1e9
+        } else {
+            0.0
+        }
+    };
+    let labels: Vec<String> = work.iter().map(|(name, ..)| name.clone()).collect();
+    let panel = |title: &str, backward: bool| BenchPanel {
+        title: title.to_string(),
+        series: vec![BenchSeries {
+            label: format!("{} (batch {batch})", model.name),
+            points: work
+                .iter()
+                .enumerate()
+                .map(|(x, (_, fwd, bwd, i))| {
+                    let times = &profile.layers[*i];
+                    if backward {
+                        (x, gflops(*bwd, times.backward))
+                    } else {
+                        (x, gflops(*fwd, times.forward))
+                    }
+                })
+                .collect(),
+        }],
+        peaks: vec![(format!("FMA peak, {threads} thread(s)"), peak)],
+    };
+    bench_plot(
+        "layer",
+        &labels,
+        &[
+            panel("forward, GFLOP/s in training", false),
+            panel("backward, GFLOP/s in training", true),
+        ],
+    )
 }
 
 /// Where a training step's time went (`bench train --profile`): milliseconds a step for each
