@@ -579,24 +579,32 @@ fn gradcheck_of_a_window_far_wider_than_its_input_ends() {
     assert!(out.contains("checks passed"), "{out}");
 }
 
-#[test]
-fn bench_train_profile_accounts_for_a_whole_step() {
-    let dir = scratch("profile");
-    small_mnist(&dir);
-    let out = assert_ok(&convlab(&[
+/// `bench train` of LeNet-5 on a small MNIST written into `dir` (80 training images, batch 8),
+/// with `extra` arguments; its stdout.
+fn bench_train_lenet5(dir: &Path, extra: &[&str]) -> String {
+    small_mnist(dir);
+    let model = repo("models/lenet5.toml");
+    let mut args = vec![
         "bench",
         "train",
         "--model",
-        &repo("models/lenet5.toml"),
+        &model,
         "--dataset",
         "mnist",
         "--data",
-        s(&dir),
+        s(dir),
         "--no-verify",
         "--batch-size",
         "8",
-        "--profile",
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    assert_ok(&convlab(&args))
+}
+
+#[test]
+fn bench_train_profile_accounts_for_a_whole_step() {
+    let dir = scratch("profile");
+    let out = bench_train_lenet5(&dir, &["--profile"]);
     assert!(
         out.contains("mean of 10 steps at batch 8"),
         "80 training images at batch 8: {out}"
@@ -695,23 +703,8 @@ fn bench_predict_reports_throughput_and_single_image_latency() {
 #[test]
 fn bench_train_plot_draws_each_layers_gflops_against_the_peak() {
     let dir = scratch("profile-plot");
-    small_mnist(&dir);
     let svg_path = dir.join("profile.svg");
-    let out = assert_ok(&convlab(&[
-        "bench",
-        "train",
-        "--model",
-        &repo("models/lenet5.toml"),
-        "--dataset",
-        "mnist",
-        "--data",
-        s(&dir),
-        "--no-verify",
-        "--batch-size",
-        "8",
-        "--plot",
-        s(&svg_path),
-    ]));
+    let out = bench_train_lenet5(&dir, &["--plot", s(&svg_path)]);
     // --plot profiles: the table is printed, and the peak the picture is drawn against.
     assert!(out.contains("where a training step's time goes"), "{out}");
     let peak: f64 = out

@@ -35,14 +35,16 @@ impl Plan {
     /// The plan in words, with when it wins.
     pub fn describe(self) -> String {
         match self {
-            Plan::Conv(k) => format!("{} conv2d", k.name()),
-            Plan::ConvRelu(k) => format!("{} conv2d + relu in its epilogue", k.name()),
+            // The kernels last: a layer whose passes differ reads "conv2d ...: direct forward,
+            // im2col backward".
+            Plan::Conv(k) => format!("conv2d: {}", k.name()),
+            Plan::ConvRelu(k) => format!("conv2d + relu in its epilogue: {}", k.name()),
             Plan::ConvReluPool(ConvReluPool::Chunks(k)) => format!(
-                "{} conv2d + relu + the next max pooling, in chunks of images (output kept in L2)",
+                "conv2d + relu + the next max pooling, in chunks of images (output kept in L2): {}",
                 k.name()
             ),
             Plan::ConvReluPool(ConvReluPool::WinogradTiles) => {
-                "winograd conv2d + relu + the next max pooling inside its 2x2 output tiles".into()
+                "conv2d + relu + the next max pooling inside its 2x2 output tiles: winograd".into()
             }
             Plan::PooledByPrevious => "fused into the layer before".into(),
             Plan::MaxPool => "max pooling (windows)".into(),

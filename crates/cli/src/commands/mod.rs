@@ -54,6 +54,24 @@ pub fn load_model(path: &Path) -> Result<Sequential> {
     Ok(convlab_nn::checkpoint::load_model(path)?)
 }
 
+/// Checks an SVG picture's path before any work: named .svg, a place `check_output` accepts, and
+/// none of the command's `inputs` (argument, path).
+pub fn check_svg_output(arg: &str, path: &Path, inputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    anyhow::ensure!(
+        path.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg")),
+        "{arg} {}: the plot is an SVG file: name it .svg",
+        path.display()
+    );
+    check_output(arg, path)?;
+    for (in_arg, input) in inputs {
+        if let Some(input) = input {
+            check_not_input(arg, path, in_arg, input)?;
+        }
+    }
+    Ok(())
+}
+
 /// Refuses an output that is the command's own input file (`--out model.toml` beside `--model
 /// model.toml` would replace the model with the picture).
 pub fn check_not_input(out_arg: &str, out: &Path, in_arg: &str, input: &Path) -> Result<()> {

@@ -346,18 +346,14 @@ pub fn run(args: ConvBenchArgs) -> Result<ExitCode> {
         }
     }
     if let Some(plot) = &args.plot {
-        anyhow::ensure!(
-            plot.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("svg")),
-            "--plot {}: the plot is an SVG file: name it .svg",
-            plot.display()
-        );
-        crate::commands::check_output("--plot", plot)?;
-        for (arg, input) in [("--model", &args.model), ("--batch-file", &args.batch_file)] {
-            if let Some(input) = input {
-                crate::commands::check_not_input("--plot", plot, arg, input)?;
-            }
-        }
+        crate::commands::check_svg_output(
+            "--plot",
+            plot,
+            &[
+                ("--model", args.model.as_deref()),
+                ("--batch-file", args.batch_file.as_deref()),
+            ],
+        )?;
     }
     let min_time = Duration::from_secs_f64(args.seconds);
     let mut measured: Vec<Row> = Vec::new();

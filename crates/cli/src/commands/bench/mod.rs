@@ -21,10 +21,11 @@ mod peak;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use convlab_nn::profile::{LayerTimes, StepProfile};
 use convlab_nn::{Adam, Dataset, FitOptions, Loss, Optimizer, Sequential};
 
 pub use conv::ConvBenchArgs;
@@ -122,16 +123,7 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     );
     anyhow::ensure!(args.batch_size >= 1, "--batch-size must be at least 1");
     if let Some(plot) = &args.plot {
-        anyhow::ensure!(
-            plot.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("svg")),
-            "--plot {}: the plot is an SVG file: name it .svg",
-            plot.display()
-        );
-        super::check_output("--plot", plot)?;
-        if let Some(model) = &args.model {
-            super::check_not_input("--plot", plot, "--model", model)?;
-        }
+        super::check_svg_output("--plot", plot, &[("--model", args.model.as_deref())])?;
     }
     let mut model = model_or_chapter(args.model.as_deref(), 42, args.conv)?;
     let what = model_label(args.model.as_deref());
@@ -201,9 +193,7 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
         )?;
         if let Some(path) = &args.plot {
             let threads = rayon::current_num_threads();
-            let peak =
-                convlab_tensor::peak::measure(threads, 3, std::time::Duration::from_millis(200))
-                    .gflops;
+            let peak = convlab_tensor::peak::measure(threads, 3, Duration::from_millis(200)).gflops;
             let svg = share_of_peak_plot(&model, &profile, args.batch_size, threads, peak);
             convlab_cli::draw::write_atomic(path, svg.as_bytes())?;
             outln!(
@@ -215,71 +205,67 @@ fn train(args: TrainBenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each profiled layer with weights: its name, multiply-adds a forward pass (per image) and the
-/// backward's (twice that, but for the first layer with weights, which makes no dx).
-fn layer_work(
-    model: &Sequential,
-    profile: &convlab_nn::profile::StepProfile,
-) -> Vec<(String, f64, f64, usize)> {
+/// Multiply-adds per image of one profiled row (a layer, or a convolution and the pooling fused
+/// into it): its forward's, and its backward's, which is twice that but for the first layer
+/// with weights (no input gradient).
+fn row_macs(model: &Sequential, times: &LayerTimes) -> (f64, f64) {
+    let entries = &model.layers()[times.first..times.first + times.count];
+    let macs: f64 = entries.iter().map(|e| e.multiply_adds()).sum();
     let first_with_weights = model.layers().iter().position(|e| !e.specs.is_empty());
-    profile
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, times)| {
-            let entries = &model.layers()[times.first..times.first + times.count];
-            let name = entries
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect::<Vec<_>>()
-                .join("+");
-            let macs: f64 = entries.iter().map(|e| e.multiply_adds()).sum();
-            let backward = if Some(times.first) == first_with_weights {
-                macs
-            } else {
-                2.0 * macs
-            };
-            (name, macs, backward, i)
-        })
-        .filter(|(_, macs, ..)| *macs > 0.0)
-        .collect()
+    let backward = if Some(times.first) == first_with_weights {
+        macs
+    } else {
+        2.0 * macs
+    };
+    (macs, backward)
 }
 
-/// `bench train --profile --plot`: one category per layer with weights, one panel per pass,
-/// its GFLOP/s (direct convolution's multiply-adds, as the table counts them) as a point, and
-/// the measured FMA peak dashed, so each kernel's share of the peak reads off the picture.
+/// GFLOP/s of `macs` multiply-adds an image at `batch` images a step, done in `total` over the
+/// profile's steps; None where there is no work or no time.
+fn row_gflops(profile: &StepProfile, batch: usize, macs: f64, total: Duration) -> Option<f64> {
+    let seconds = profile.per_step(total).as_secs_f64();
+    (macs > 0.0 && seconds > 0.0).then(|| 2.0 * macs * batch as f64 / seconds / 1e9)
+}
+
+/// `bench train --plot`: one category per layer with weights, one panel per pass, its GFLOP/s
+/// (`row_gflops`, the table's column) as a point, and the measured FMA peak dashed, so each
+/// kernel's share of the peak reads off the picture.
 fn share_of_peak_plot(
     model: &Sequential,
-    profile: &convlab_nn::profile::StepProfile,
+    profile: &StepProfile,
     batch: usize,
     threads: usize,
     peak: f64,
 ) -> String {
     use convlab_cli::draw::{bench_plot, BenchPanel, BenchSeries};
-    let work = layer_work(model, profile);
-    let gflops = |macs: f64, d: std::time::Duration| {
-        let seconds = profile.per_step(d).as_secs_f64();
-        if seconds > 0.0 {
-            2.0 * macs * batch as f64 / seconds / 1e9
-        } else {
-            0.0
-        }
-    };
-    let labels: Vec<String> = work.iter().map(|(name, ..)| name.clone()).collect();
+    let rows: Vec<(&LayerTimes, (f64, f64))> = profile
+        .layers
+        .iter()
+        .map(|times| (times, row_macs(model, times)))
+        .filter(|(_, (forward, _))| *forward > 0.0)
+        .collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(times, _)| {
+            let entries = &model.layers()[times.first..times.first + times.count];
+            let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+            names.join("+")
+        })
+        .collect();
     let panel = |title: &str, backward: bool| BenchPanel {
         title: title.to_string(),
         series: vec![BenchSeries {
             label: format!("{} (batch {batch})", model.name),
-            points: work
+            points: rows
                 .iter()
                 .enumerate()
-                .map(|(x, (_, fwd, bwd, i))| {
-                    let times = &profile.layers[*i];
-                    if backward {
-                        (x, gflops(*bwd, times.backward))
+                .map(|(x, (times, (forward, backward_macs)))| {
+                    let (macs, time) = if backward {
+                        (*backward_macs, times.backward)
                     } else {
-                        (x, gflops(*fwd, times.forward))
-                    }
+                        (*forward, times.forward)
+                    };
+                    (x, row_gflops(profile, batch, macs, time).unwrap_or(0.0))
                 })
                 .collect(),
         }],
@@ -301,22 +287,16 @@ fn share_of_peak_plot(
 /// loss, the data, the optimizer and the rest of the step.
 fn profile_table(
     model: &Sequential,
-    profile: &convlab_nn::profile::StepProfile,
+    profile: &StepProfile,
     batch: usize,
     validation_seconds: f64,
 ) -> String {
     use std::fmt::Write;
-    let ms = |d: std::time::Duration| profile.per_step(d).as_secs_f64() * 1e3;
-    let gflops = |macs: f64, d: std::time::Duration| {
-        let seconds = profile.per_step(d).as_secs_f64();
-        if macs > 0.0 && seconds > 0.0 {
-            format!("{:.1}", 2.0 * macs * batch as f64 / seconds / 1e9)
-        } else {
-            String::new()
-        }
+    let ms = |d: Duration| profile.per_step(d).as_secs_f64() * 1e3;
+    let gflops = |macs: f64, d: Duration| {
+        row_gflops(profile, batch, macs, d).map_or(String::new(), |v| format!("{v:.1}"))
     };
     let mut rows: Vec<[String; 5]> = Vec::new();
-    let first_with_weights = model.layers().iter().position(|e| !e.specs.is_empty());
     for times in &profile.layers {
         let entries = &model.layers()[times.first..times.first + times.count];
         let name = entries
@@ -324,12 +304,7 @@ fn profile_table(
             .map(|e| format!("{} ({})", e.name, e.layer.kind()))
             .collect::<Vec<_>>()
             .join(" + ");
-        let macs: f64 = entries.iter().map(|e| e.multiply_adds()).sum();
-        let backward_macs = if Some(times.first) == first_with_weights {
-            macs
-        } else {
-            2.0 * macs
-        };
+        let (macs, backward_macs) = row_macs(model, times);
         rows.push([
             name,
             format!("{:.3}", ms(times.forward)),
@@ -346,7 +321,7 @@ fn profile_table(
         format!("{:.3}", ms(profile.loss_backward)),
         String::new(),
     ]);
-    let one = |name: &str, d: std::time::Duration| {
+    let one = |name: &str, d: Duration| {
         [
             name.to_string(),
             format!("{:.3}", ms(d)),
