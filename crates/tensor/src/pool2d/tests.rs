@@ -41,6 +41,42 @@ fn ties_go_to_the_first_maximum() {
 }
 
 #[test]
+fn two_by_two_windows_pick_the_first_maximum_in_every_channel() {
+    // The 2x2 path's vector loop, on 19 channels (vector lanes and a tail) of few distinct
+    // values (ties everywhere) and NaNs: each output's argmax is the first cell of its window,
+    // in row-major order, that beats every earlier one, as the rule in max.rs says.
+    let (h, w, c) = (4, 6, 19);
+    let pick = [-1.0, 0.0, 2.0, 2.0, f32::NAN, 0.0, -1.0];
+    let values: Vec<f32> = (0..2 * h * w * c)
+        .map(|i| pick[(i * i + 3 * i) % 7])
+        .collect();
+    let x = Tensor::new(&[2, h, w, c], values.clone()).unwrap();
+    let g = Pool2dGeometry::new(x.shape(), (2, 2), (2, 2), Padding::Valid).unwrap();
+    let out = max_pool2d_forward(&g, &x);
+    let mut j = 0;
+    for n in 0..2 {
+        let image = &values[n * h * w * c..][..h * w * c];
+        for oy in 0..h / 2 {
+            for ox in 0..w / 2 {
+                for ch in 0..c {
+                    let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .map(|(dy, dx)| ((2 * oy + dy) * w + 2 * ox + dx) * c + ch);
+                    let mut won = cells[0];
+                    for &at in &cells[1..] {
+                        if image[at] > image[won] {
+                            won = at;
+                        }
+                    }
+                    assert_eq!(out.argmax[j], won as u32, "output {j}");
+                    assert_eq!(out.y.data()[j].to_bits(), image[won].to_bits());
+                    j += 1;
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn same_padding_cells_never_win_and_are_not_counted() {
     // 3x3 of negative values, 2x2 windows, stride 2, same: out 2x2, one padding row/column at
     // the bottom/right (total (2-1)*2+2-3 = 1, all of it after).
