@@ -172,8 +172,7 @@ fn an_interrupted_run_resumed_from_its_backup_ends_like_an_uninterrupted_one() {
         .spawn()
         .unwrap();
     // Kill as soon as the first backup exists (polling; the run takes several seconds).
-    let spawned = Instant::now();
-    let deadline = spawned + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while !backup.exists() {
         assert!(Instant::now() < deadline, "no backup appeared");
         std::thread::sleep(Duration::from_millis(20));

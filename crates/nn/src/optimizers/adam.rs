@@ -95,9 +95,8 @@ struct Hyper {
 /// divisions of the chapter's 333K weights took 0.87 ms a step on a 2-vCPU AMD EPYC without
 /// AVX-512 (Zen 1, 72 GFLOP/s FMA peak; weights in cache). So it is compiled again with AVX2
 /// (8 lanes: 0.41 ms there) and with AVX-512F (16 lanes), and the widest copy the CPU has runs
-/// (`isa::active`). Every operation
-/// is IEEE-rounded per element (Rust never fuses the multiply and add here), so all three
-/// copies give the same bits.
+/// (`isa::active`), as `gemm::axpy` does. Every operation is IEEE-rounded per element (Rust
+/// never fuses the multiply and add here), so all three copies give the same bits.
 #[inline]
 fn update(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: Hyper) {
     #[cfg(target_arch = "x86_64")]
