@@ -168,4 +168,38 @@ mod tests {
             );
         }
     }
+
+    /// The case CI drew on 2026-12-04: the weight step crossed two ReLU kinks on opposite sides,
+    /// whose effects cancelled in the one-sided slopes (caught now by the half steps).
+    #[test]
+    fn conv2d_relu_gradients_two_kinks_cancelling() {
+        let seed = 5233217898278621469;
+        let opts = GradcheckOptions {
+            step: 1e-2,
+            atol: 1e-3,
+            rtol: 1e-2,
+            seed,
+            norm_tolerance: None,
+            kink_tolerance: Some(1e-3),
+        };
+        let inputs = [
+            random(&[2, 4, 4, 2], seed),
+            random(&[3, 3, 2, 3], seed + 1),
+            random(&[3], seed + 2),
+        ];
+        assert_grads(
+            |t, v| {
+                t.conv2d_relu(
+                    &v[0],
+                    &v[1],
+                    None,
+                    (1, 1),
+                    Padding::Same,
+                    ConvAlgorithm::Im2col,
+                )
+            },
+            &inputs,
+            opts,
+        );
+    }
 }
