@@ -1,7 +1,8 @@
 //! The whole network by hand, in f64: a training step of any `Sequential` of convlab's layers,
 //! forward then backward, layer by layer, from the reference kernels
 //! (`convlab_tensor::reference`). This is the file to read to see what one step of `fit`
-//! computes; the f32 tape must give the same gradients (`network_check.rs` checks it).
+//! computes; the f32 tape must give the same gradients (`tests/integration/network_check.rs`
+//! checks it).
 //!
 //! ```text
 //! forward:  a₀ = x;  for each layer l: z_l = layer(a_{l-1}),  a_l = activation(z_l)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes what real Keras's model.to_json() gives for a few Sequential models, and what Keras says
-of each (parameter count, every layer's output shape), for crates/nn/tests/keras_json.rs.
+of each (parameter count, every layer's output shape), for crates/nn/tests/integration/keras_json.rs.
 
     python3 -m venv /tmp/keras && /tmp/keras/bin/pip install keras jax
     KERAS_BACKEND=jax /tmp/keras/bin/python crates/nn/tests/keras/make_models.py OUT_DIR

@@ -3,7 +3,7 @@
 //! `train_test_split(np.arange(n), test_size=t, random_state=seed)`, for sizes from 2 (the
 //! smallest that splits) through odd and prime sizes to 60,000, 70,000 and CIFAR-10's 50,000.
 
-mod common;
+use crate::common;
 
 use common::fixture::records;
 use convlab_datasets::{train_test_split, DatasetError};

@@ -1,7 +1,7 @@
 //! The loader on a toy dataset written to temporary directories: the search order, gzipped and
 //! plain files, verification, and every way the four files can disagree.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! (`np.random.RandomState([seed_lo, seed_hi, epoch_lo, epoch_hi]).permutation(n)`, recorded by
 //! `fixtures/make_split_fixture.py`).
 
-mod common;
+use crate::common;
 
 use common::fixture::records;
 use convlab_datasets::mt19937::Mt19937;

@@ -5,7 +5,7 @@
 //!
 //! Cases: 3000 + 2000 + 300 + 3000 + 2000.
 
-mod common;
+use crate::common;
 
 use common::cifar::{good_entries, tar_gz, LAYOUT};
 use convlab_datasets::cifar10::batch::{encode_batch, read_batch_bytes, BatchLayout};

@@ -4,7 +4,7 @@
 //! went wrong.
 #![cfg(feature = "download")]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! batches, and nothing is written anywhere else.
 #![cfg(feature = "download")]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

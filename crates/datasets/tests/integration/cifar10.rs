@@ -2,7 +2,7 @@
 //! `common::cifar`): planes become NHWC, the search finds the batches where the IDX sets would be
 //! found, and every damaged file is an error that names it and the record or offset.
 
-mod common;
+use crate::common;
 
 use common::cifar::{self, batch_bytes, label, value, LAYOUT, NAMES, RECORD};
 use common::TempDir;

@@ -11,7 +11,7 @@ use convlab_tensor::Pool2dGeometry;
 #[test]
 fn summary_matches_the_chapter_golden_table() {
     let model = chapter_model(42, ConvAlgorithm::Im2col);
-    let golden = include_str!("fixtures/chapter_summary.txt");
+    let golden = include_str!("../fixtures/chapter_summary.txt");
     assert_eq!(model.summary(), golden);
     assert_eq!(model.count_params(), 333_526);
 }

@@ -1,7 +1,7 @@
 //! The IDX reader and writer: round trips of every element type, and each kind of bad file
 //! named in the issue, one by one, with the problem the reader must report.
 
-mod common;
+use crate::common;
 
 use common::TempDir;
 use convlab_datasets::idx::{
