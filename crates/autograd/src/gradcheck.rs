@@ -175,14 +175,18 @@ pub fn gradcheck(
             let taken = (original + h) as f64 - (original - h) as f64;
             let numeric = (plus - minus) / taken;
             if let (Some(tolerance), Some(base)) = (opts.kink_tolerance, base) {
+                // The slope from x to x + step, over the step actually taken in f32.
+                let slope = |value: f64, step: f32| {
+                    (value - base) / ((original + step) as f64 - original as f64)
+                };
                 let mut slope_to = |step: f32| {
                     probe[i].data_mut()[j] = original + step;
                     let value = loss(&probe);
                     probe[i].data_mut()[j] = original;
-                    (value - base) / ((original + step) as f64 - original as f64)
+                    slope(value, step)
                 };
-                let up = (plus - base) / ((original + h) as f64 - original as f64);
-                let down = (base - minus) / (original as f64 - (original - h) as f64);
+                let up = slope(plus, h);
+                let down = slope(minus, -h);
                 // Two kinks crossed on opposite sides can leave `up` and `down` equal and both
                 // wrong; the half steps' slopes then differ from the whole steps' (a kink at
                 // distance t < h changes a slope over [0, s] by a share (s - t) / s of its

@@ -38,7 +38,8 @@ pub const CLASS_NAMES: [&str; 10] = [
 /// gzip header (dropping the stored file name, setting a 2020 timestamp) but kept the
 /// compressed data, so putting the original header back (flags FNAME, the name, mtime
 /// 1504176606 for the train files and 1504176627 for the t10k files, 31 August 2017) rebuilds
-/// files of exactly the published sizes and hashes (`tests/integration/real_fashion_mnist.rs` does it).
+/// files of exactly the published sizes and hashes
+/// (`tests/integration/real_fashion_mnist.rs` does it).
 /// A copy of Debian's files themselves does not match them, and is verified by its contents.
 pub fn spec() -> DatasetSpec {
     DatasetSpec {

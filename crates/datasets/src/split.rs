@@ -11,7 +11,8 @@
 //!
 //! and `Mt19937` reproduces `RandomState` exactly, so `train_test_split(60_000, 0.2, 42)` picks
 //! the same 12,000 validation images, in the same order, as the Keras tutorials that split with
-//! scikit-learn. `tests/integration/split_sklearn.rs` checks this against scikit-learn's own output.
+//! scikit-learn. `tests/integration/split_sklearn.rs` checks this against scikit-learn's own
+//! output.
 
 use crate::error::DatasetError;
 use crate::mt19937::Mt19937;
