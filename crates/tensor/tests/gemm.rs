@@ -82,9 +82,12 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (17, 1, 9),
     (64, 64, 64),
     (33, 129, 65),
-    // Large enough to be split between threads: by rows of C, then along K.
+    // Large enough to be split between threads: by rows of C, along K (few rows, long K, also
+    // with 32..64 rows, which a row split would take), and by columns (few rows, many columns).
     (600, 60, 40),
     (8, 20_000, 8),
+    (40, 600, 50),
+    (20, 40, 1_500),
 ];
 
 #[test]
@@ -157,6 +160,50 @@ fn alpha_beta_and_padded_rows_of_c() {
                     }
                     assert!(c[i * stride + n].is_nan() && c[i * stride + n + 1].is_nan());
                 }
+            }
+        });
+    }
+}
+
+#[test]
+fn column_blocks_write_only_their_columns() {
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            // Few rows and many columns: split by columns on 2 or more threads (with alpha 1).
+            let (m, k, n) = (5, 200, 1_100);
+            let a = ints(m * k, 9);
+            let b = ints(k * n, 10);
+            let ab = naive(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j]);
+            // Three padding columns per row must stay NaN; beta = 1 adds onto C's 1.0s.
+            let stride = n + 3;
+            let mut c = vec![f32::NAN; m * stride];
+            for i in 0..m {
+                c[i * stride..i * stride + n].fill(1.0);
+            }
+            let out = MatMut {
+                data: &mut c,
+                rows: m,
+                cols: n,
+                row_stride: stride,
+            };
+            gemm(
+                1.0,
+                MatRef::row_major(&a, m, k),
+                MatRef::row_major(&b, k, n),
+                1.0,
+                out,
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(c[i * stride + j], ab[i * n + j] + 1.0, "({i}, {j})");
+                }
+                assert!(c[i * stride + n..(i + 1) * stride]
+                    .iter()
+                    .all(|v| v.is_nan()));
             }
         });
     }
@@ -237,8 +284,14 @@ fn results_are_the_same_bits_on_any_number_of_threads() {
         });
         c
     };
-    // Row split (600 rows), K split (8 rows, K = 20,000), and the dense layer's shape at batch 32.
-    for (m, k, n) in [(600, 60, 40), (8, 20_000, 8), (32, 3136, 100)] {
+    // Row split (600 rows), K split (8 rows, K = 20,000), the dense layer's shape at batch 32
+    // (K split) and its input gradient's (column split).
+    for (m, k, n) in [
+        (600, 60, 40),
+        (8, 20_000, 8),
+        (32, 3136, 100),
+        (32, 100, 3136),
+    ] {
         let one = run(1, m, k, n);
         for threads in [2, 3, 4] {
             assert_eq!(

@@ -12,12 +12,19 @@
 //! verifies that for the largest (i, j) before any `unsafe` code runs, so a wrong stride is a
 //! panic that names the operand, never an out-of-bounds read.
 //!
-//! Parallelism: a large product is split into one block of C's rows per rayon thread (each block
-//! a separate `sgemm`, which gives the same bits as one when alpha = 1, as every caller has), or,
-//! when C has few rows and the shared dimension K is long (a dense layer at a small batch), K is
-//! split into a fixed number of blocks whose partial products are summed: fixed, so that results
-//! do not depend on the thread count. matrixmultiply's own `threading` feature stays off: on this
-//! model's shapes a rayon row split measured faster on every GEMM (see crates/tensor/README.md).
+//! Parallelism: a large product is split between rayon threads in one of three ways, chosen by
+//! its shape:
+//! - by rows of C, one block per thread (each block a separate `sgemm`, which gives the same bits
+//!   as one when alpha = 1, as every caller has): most products;
+//! - when C has few rows (a dense layer at a small batch), so that every row block would pack
+//!   all of B for a few rows: along K, when K is long (x·W), into a fixed number of blocks whose
+//!   partial products are summed (fixed, so that results do not depend on the thread count), or
+//!   else by columns of C (dY·Wᵀ), each block with its own columns of B (the same bits again).
+//!
+//! Splitting x·W along W's rows and dY·Wᵀ along the same rows also keeps each half of W in the
+//! cache of the core that used it last; together the chapter's epoch ran 4.90 -> 4.59 s on a
+//! 2-vCPU Xeon (docs/PERFORMANCE.md). matrixmultiply's own `threading` feature stays off: on
+//! this model's shapes a rayon row split measured faster on every GEMM (crates/tensor/README.md).
 
 use rayon::prelude::*;
 
@@ -163,20 +170,27 @@ pub fn gemm(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) {
     if fmas < PARALLEL_MIN_FMAS {
         return gemm_serial(alpha, a, b, beta, c);
     }
-    // Splitting rows gives the same bits as one GEMM when alpha is 1 (each element's sum over K
-    // is computed the same way; with another alpha, matrixmultiply scales full and edge tiles
-    // differently, and where the edge falls would depend on the split), so it may depend on the
-    // thread count. Blocks keep at least 16 rows: each re-packs all of B. Splitting K changes the order of the sum:
-    // it is decided by the shape alone, never by the threads, so that the result is the same on
-    // any number of threads (1 thread runs the blocks one after the other).
-    if m >= 16 * K_BLOCKS && alpha == 1.0 {
-        gemm_split_rows(alpha, a, b, beta, c, threads.min(m / 16));
-    } else if k >= 256 * K_BLOCKS {
+    // Splitting rows or columns gives the same bits as one GEMM when alpha is 1 (each element's
+    // sum over K is computed the same way; with another alpha, matrixmultiply scales full and
+    // edge tiles differently, and where the edge falls would depend on the split), so those
+    // splits may depend on the thread count. Row blocks keep at least 16 rows, column blocks 256
+    // columns. Splitting K changes the order of the sum: it is decided by the shape alone, never
+    // by the threads, so that the result is the same on any number of threads (1 thread runs the
+    // blocks one after the other).
+    if k >= 256 * K_BLOCKS && m < FEW_ROWS {
         gemm_split_k(alpha, a, b, beta, c, K_BLOCKS);
+    } else if n >= 256 * K_BLOCKS && m < FEW_ROWS && alpha == 1.0 {
+        gemm_split_cols(alpha, a, b, beta, c, threads.min(n / 256));
+    } else if m >= 16 * K_BLOCKS && alpha == 1.0 {
+        gemm_split_rows(alpha, a, b, beta, c, threads.min(m / 16));
     } else {
         gemm_serial(alpha, a, b, beta, c);
     }
 }
+
+/// Below this many rows of C, K or the columns are split rather than the rows: each row block
+/// would pack all of B (K x N) to feed it to only a few rows.
+const FEW_ROWS: usize = 64;
 
 /// How many blocks K is split into (when C has too few rows to split): fixed, see `gemm`.
 const K_BLOCKS: usize = 2;
@@ -206,6 +220,58 @@ fn gemm_split_rows(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, block
             gemm_serial(alpha, a.rows_range(r0, r1), b, beta, c_block);
         });
 }
+
+/// One block of C's columns per thread, for a C of few rows and many columns (a dense layer's
+/// input gradient dY·Wᵀ at a small batch): each block multiplies all of A, which is small, by its
+/// columns of B, so no thread packs the whole of B. The same bits as one GEMM when alpha is 1,
+/// for the reason the row split gives them.
+fn gemm_split_cols(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut, blocks: usize) {
+    if blocks < 2 || c.rows == 0 {
+        return gemm_serial(alpha, a, b, beta, c);
+    }
+    a.check("A");
+    b.check("B");
+    c.check();
+    // Block edges on multiples of 32 columns, two AVX-512 registers.
+    let cols_per_block = c.cols.div_ceil(blocks).next_multiple_of(32);
+    let (rows, row_stride) = (c.rows, c.row_stride);
+    let out = SharedOut(c.data.as_mut_ptr());
+    (0..c.cols.div_ceil(cols_per_block))
+        .into_par_iter()
+        .for_each(|block| {
+            let j0 = block * cols_per_block;
+            let j1 = (j0 + cols_per_block).min(b.cols);
+            let b_cols = b.cols_range(j0, j1);
+            // SAFETY: `check` proved every element (i, j) of A, B and C indexes inside its data
+            // (C's at i * row_stride + j < c.data.len(), row_stride >= cols). This block forms
+            // only C's elements (i, j) with j0 <= j < j1, B's columns j0..j1 (in bounds: a part
+            // of B) and all of A, so its pointers stay in bounds, and no two blocks write the
+            // same element of C. C is borrowed mutably for the whole call, so nothing else reads
+            // or writes it meanwhile; A and B are only read.
+            unsafe {
+                sgemm_unchecked(alpha, a, b_cols, beta, out.column(j0), rows, row_stride);
+            }
+        });
+}
+
+/// C's storage, shared between the blocks of `gemm_split_cols`, each writing its own columns.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+
+impl SharedOut {
+    /// Where column j of C's first row is (a method, so closures capture the whole `SharedOut`,
+    /// not its raw pointer).
+    ///
+    /// # Safety
+    /// j is a column of C.
+    unsafe fn column(self, j: usize) -> *mut f32 {
+        // SAFETY: j < C's columns <= its row stride, inside C's storage (the caller's contract).
+        unsafe { self.0.add(j) }
+    }
+}
+// SAFETY: the blocks that share it write disjoint elements (see `gemm_split_cols`).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
 
 /// Splits the shared dimension K: each thread computes A[:, k0..k1]·B[k0..k1, :] into its own
 /// buffer, then C = beta * C + alpha * (sum of the partial products).
@@ -261,16 +327,37 @@ pub fn gemm_serial(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) {
     a.check("A");
     b.check("B");
     c.check();
-    if m == 0 || n == 0 {
-        return;
-    }
     // SAFETY: `check` proved that for every (i, j) of each operand, i * row_stride + j *
     // col_stride < data.len() and fits isize, so every pointer sgemm forms stays in bounds. C is
     // borrowed mutably, so it cannot alias A or B, and its rows do not overlap (row_stride >= n).
+    unsafe { sgemm_unchecked(alpha, a, b, beta, c.data.as_mut_ptr(), m, c.row_stride) }
+}
+
+/// The call into matrixmultiply: C (`rows x b.cols` at `c`, row stride `c_row_stride`, unit
+/// column stride) = alpha * A·B + beta * C.
+///
+/// # Safety
+/// Every element (i, j) of A and B indexes inside its data (`MatRef::check`), every
+/// `c + i * c_row_stride + j` for i < rows, j < b.cols is valid for reads and writes and written
+/// by nobody else during the call, `c_row_stride >= b.cols`, and A's shape chains with B's.
+unsafe fn sgemm_unchecked(
+    alpha: f32,
+    a: MatRef,
+    b: MatRef,
+    beta: f32,
+    c: *mut f32,
+    rows: usize,
+    c_row_stride: usize,
+) {
+    let (k, n) = (a.cols, b.cols);
+    if rows == 0 || n == 0 {
+        return;
+    }
     // With k == 0 sgemm reads no A or B and scales C by beta, which is well defined.
+    // SAFETY: the caller's contract above is sgemm's.
     unsafe {
         matrixmultiply::sgemm(
-            m,
+            rows,
             k,
             n,
             alpha,
@@ -281,8 +368,8 @@ pub fn gemm_serial(alpha: f32, a: MatRef, b: MatRef, beta: f32, c: MatMut) {
             b.row_stride as isize,
             b.col_stride as isize,
             beta,
-            c.data.as_mut_ptr(),
-            c.row_stride as isize,
+            c,
+            c_row_stride as isize,
             1,
         );
     }
