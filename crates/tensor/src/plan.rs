@@ -101,6 +101,12 @@ fn auto_winograd(g: &Conv2dGeometry) -> bool {
     winograd_applies(g) && g.c >= AUTO_WINOGRAD_MIN_C
 }
 
+/// Whether the output is whole 2x2 tiles of Winograd F(2x2, 3x3): an odd side computes a
+/// quarter or more of its tiles' values for nothing.
+fn whole_tiles(g: &Conv2dGeometry) -> bool {
+    g.ho.is_multiple_of(2) && g.wo.is_multiple_of(2)
+}
+
 /// im2col's forward: reading windows where the CPU and the filter count allow it.
 fn im2col_forward_kernel(g: &Conv2dGeometry) -> ConvKernel {
     if window_gemm_runs(g.co) {
@@ -124,11 +130,7 @@ fn im2col_forward_kernel(g: &Conv2dGeometry) -> ConvKernel {
 /// - else im2col reading windows (few channels and a multiple of 16 or 32 filters: conv1).
 pub fn forward_kernel(g: &Conv2dGeometry, algorithm: ConvAlgorithm) -> ConvKernel {
     match algorithm {
-        ConvAlgorithm::Auto
-            if auto_winograd(g) && g.ho.is_multiple_of(2) && g.wo.is_multiple_of(2) =>
-        {
-            ConvKernel::Winograd
-        }
+        ConvAlgorithm::Auto if auto_winograd(g) && whole_tiles(g) => ConvKernel::Winograd,
         ConvAlgorithm::Auto
             if crate::conv2d::direct_has_vector_kernels()
                 && (g.c >= AUTO_WINOGRAD_MIN_C || !window_gemm_runs(g.co)) =>
@@ -146,15 +148,29 @@ pub fn forward_kernel(g: &Conv2dGeometry, algorithm: ConvAlgorithm) -> ConvKerne
 
 /// The backward pass's kernel (dx only if `need_dx`, dw and db).
 ///
-/// `Auto`: Winograd where it applies with C >= 16; else, for a first layer (dw and db only),
-/// direct, whose dw sums a block of kernel elements over the whole batch in registers (LeNet-5's
-/// conv1 0.29 ms against im2col's 0.57, the chapter's 0.31 against 0.45); else im2col, which
-/// makes dx and dw from one pass over the same blocks (direct's dx is a second, slower
-/// convolution: 14x14x32 3x3 stride 2, 1.84 ms for both against im2col's 1.28).
+/// `Auto`, measured with `convlab bench conv` (docs/PERFORMANCE.md, "Each pass its own kernel"
+/// and "dx in whole blocks"):
+/// - Winograd where it applies with C >= 16 and the output is whole 2x2 tiles (strided's 7x7x64
+///   valid layer, a 5x5 output: 0.81 ms against im2col's 0.54 on AVX-512, 0.90 against 0.69 on
+///   AVX2);
+/// - else, for a first layer (dw and db only), direct, whose dw sums a block of kernel elements
+///   over the whole batch in registers (LeNet-5's conv1 0.29 ms against im2col's 0.57, the
+///   chapter's 0.31 against 0.45);
+/// - else, on AVX-512 with C >= 16 (dx's sums fill whole zmm registers), direct: cifar_5x5's
+///   16x16x32 5x5 layer 5.1 ms against im2col's 7.3, strided's 7x7x64 0.51 against 0.54 and its
+///   14x14x32 stride 2 0.52 against 0.53;
+/// - else im2col, which makes dx and dw from one pass over the same blocks (on AVX2 direct's dx
+///   is a second, slower convolution: 14x14x32 3x3 stride 2, 0.80 ms for both against im2col's
+///   0.68; LeNet-5's 14x14x6, 6 channels, 0.50 against 0.38 on AVX-512).
 pub fn backward_kernel(g: &Conv2dGeometry, algorithm: ConvAlgorithm, need_dx: bool) -> ConvKernel {
     match algorithm {
-        ConvAlgorithm::Auto if auto_winograd(g) => ConvKernel::Winograd,
+        ConvAlgorithm::Auto if auto_winograd(g) && whole_tiles(g) => ConvKernel::Winograd,
         ConvAlgorithm::Auto if !need_dx && crate::conv2d::direct_has_vector_kernels() => {
+            ConvKernel::Direct
+        }
+        ConvAlgorithm::Auto
+            if crate::isa::active() == crate::isa::Isa::Avx512 && g.c >= AUTO_WINOGRAD_MIN_C =>
+        {
             ConvKernel::Direct
         }
         ConvAlgorithm::Winograd if winograd_applies(g) => ConvKernel::Winograd,
@@ -260,29 +276,49 @@ mod tests {
             return;
         }
         let auto = |g: &Conv2dGeometry, need_dx| conv_kernels(g, ConvAlgorithm::Auto, need_dx);
-        // Many channels at stride 2: direct forward, im2col's one-pass dx and dw backward.
+        // A hidden layer's backward that Winograd does not take: direct on AVX-512 where C >= 16
+        // (dx's sums fill whole registers), else im2col's one pass for dx and dw.
+        let avx512 = crate::isa::active() == crate::isa::Isa::Avx512;
+        let hidden_backward = |c: usize| {
+            if avx512 && c >= AUTO_WINOGRAD_MIN_C {
+                ConvKernel::Direct
+            } else {
+                ConvKernel::Im2colPatches
+            }
+        };
+        // Many channels at stride 2: direct forward.
         let strided = conv([32, 14, 14, 32], [3, 3, 32, 64], 2);
         assert_eq!(
             auto(&strided, true),
             ConvKernels {
                 forward: ConvKernel::Direct,
-                backward: ConvKernel::Im2colPatches
+                backward: hidden_backward(32)
             }
         );
-        // Winograd's shape with an odd output (5x5): direct forward, Winograd backward.
+        assert_eq!(
+            auto(&strided, true).name(),
+            if avx512 {
+                "direct"
+            } else {
+                "direct forward, im2col backward"
+            }
+        );
+        // Winograd's shape with an odd output (5x5): not Winograd in either pass.
         let odd =
             Conv2dGeometry::new(&[32, 7, 7, 64], &[3, 3, 64, 64], (1, 1), Padding::Valid).unwrap();
         assert_eq!(auto(&odd, true).forward, ConvKernel::Direct);
-        assert_eq!(auto(&odd, true).backward, ConvKernel::Winograd);
+        assert_eq!(auto(&odd, true).backward, hidden_backward(64));
+        // 5x5 kernels on 32 channels (cifar_5x5's second layer), and LeNet-5's 6-channel one.
+        let five = conv([32, 16, 16, 32], [5, 5, 32, 64], 1);
+        assert_eq!(auto(&five, true).backward, hidden_backward(32));
+        let lenet2 =
+            Conv2dGeometry::new(&[32, 14, 14, 6], &[5, 5, 6, 16], (1, 1), Padding::Valid).unwrap();
+        assert_eq!(auto(&lenet2, true).backward, ConvKernel::Im2colPatches);
         // LeNet-5's first layer: 6 filters fit no window GEMM; direct both ways.
         let lenet1 = conv([32, 28, 28, 1], [5, 5, 1, 6], 1);
         assert_eq!(auto(&lenet1, false).name(), "direct");
-        assert_eq!(
-            auto(&strided, true).name(),
-            "direct forward, im2col backward"
-        );
         // The batch never changes the choice (a chunk of images runs what the batch would).
-        for g in [strided, odd, lenet1] {
+        for g in [strided, odd, five, lenet2, lenet1] {
             let one = Conv2dGeometry { n: 1, ..g };
             assert_eq!(auto(&one, true), auto(&g, true));
             assert_eq!(auto(&one, false), auto(&g, false));

@@ -57,7 +57,8 @@ pub enum Padding {
 pub enum ConvAlgorithm {
     /// Per layer and per pass, the kernel measured fastest for its shapes (`plan::forward_kernel`
     /// and `plan::backward_kernel` decide, and say why): Winograd for 3x3 stride-1 layers with
-    /// at least `AUTO_WINOGRAD_MIN_C` input channels, direct or im2col for the rest (with one
+    /// at least `AUTO_WINOGRAD_MIN_C` input channels and an even output, direct or im2col for
+    /// the rest (with one
     /// channel Winograd's transforms cost more than the multiplications they save;
     /// docs/PERFORMANCE.md has the `convlab bench conv` figures).
     #[default]
