@@ -120,46 +120,59 @@ fn every_variant_matches_naive_on_two_threads() {
     });
 }
 
+/// C = alpha·A·B + beta·C into a C of 1.0s whose rows have `pad` padding columns of NaN after
+/// its n: every element must be exact (small integers) and the padding untouched.
+fn check_padded(m: usize, k: usize, n: usize, alpha: f32, beta: f32, pad: usize, seed: u64) {
+    let a = ints(m * k, seed);
+    let b = ints(k * n, seed + 1);
+    let ab = naive(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j]);
+    let stride = n + pad;
+    let mut c = vec![f32::NAN; m * stride];
+    for i in 0..m {
+        c[i * stride..i * stride + n].fill(1.0);
+    }
+    let out = MatMut {
+        data: &mut c,
+        rows: m,
+        cols: n,
+        row_stride: stride,
+    };
+    gemm(
+        alpha,
+        MatRef::row_major(&a, m, k),
+        MatRef::row_major(&b, k, n),
+        beta,
+        out,
+    );
+    for i in 0..m {
+        for j in 0..n {
+            let want = alpha * ab[i * n + j] + beta;
+            assert_eq!(c[i * stride + j], want, "{m}x{k}x{n}: ({i}, {j})");
+        }
+        assert!(
+            c[i * stride + n..(i + 1) * stride]
+                .iter()
+                .all(|v| v.is_nan()),
+            "{m}x{k}x{n}: row {i}'s padding was written"
+        );
+    }
+}
+
+fn on_threads(threads: usize, run: impl FnOnce() + Send) {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(run);
+}
+
 #[test]
 fn alpha_beta_and_padded_rows_of_c() {
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        on_threads(threads, || {
             // Shapes on both sides of the parallel thresholds (split rows, split K).
             for (m, k, n) in [(4, 3, 5), (600, 60, 40), (8, 20_000, 8)] {
-                let a = ints(m * k, 7);
-                let b = ints(k * n, 8);
-                let ab = naive(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j]);
-                // C has two padding columns per row that must stay NaN: nobody may write there.
-                let stride = n + 2;
-                let mut c = vec![f32::NAN; m * stride];
-                for i in 0..m {
-                    for j in 0..n {
-                        c[i * stride + j] = 1.0;
-                    }
-                }
-                let out = MatMut {
-                    data: &mut c,
-                    rows: m,
-                    cols: n,
-                    row_stride: stride,
-                };
-                gemm(
-                    2.0,
-                    MatRef::row_major(&a, m, k),
-                    MatRef::row_major(&b, k, n),
-                    3.0,
-                    out,
-                );
-                for i in 0..m {
-                    for j in 0..n {
-                        assert_eq!(c[i * stride + j], 2.0 * ab[i * n + j] + 3.0, "({i}, {j})");
-                    }
-                    assert!(c[i * stride + n].is_nan() && c[i * stride + n + 1].is_nan());
-                }
+                check_padded(m, k, n, 2.0, 3.0, 2, 7);
             }
         });
     }
@@ -168,44 +181,9 @@ fn alpha_beta_and_padded_rows_of_c() {
 #[test]
 fn column_blocks_write_only_their_columns() {
     for threads in [1, 2, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            // Few rows and many columns: split by columns on 2 or more threads (with alpha 1).
-            let (m, k, n) = (5, 200, 1_100);
-            let a = ints(m * k, 9);
-            let b = ints(k * n, 10);
-            let ab = naive(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j]);
-            // Three padding columns per row must stay NaN; beta = 1 adds onto C's 1.0s.
-            let stride = n + 3;
-            let mut c = vec![f32::NAN; m * stride];
-            for i in 0..m {
-                c[i * stride..i * stride + n].fill(1.0);
-            }
-            let out = MatMut {
-                data: &mut c,
-                rows: m,
-                cols: n,
-                row_stride: stride,
-            };
-            gemm(
-                1.0,
-                MatRef::row_major(&a, m, k),
-                MatRef::row_major(&b, k, n),
-                1.0,
-                out,
-            );
-            for i in 0..m {
-                for j in 0..n {
-                    assert_eq!(c[i * stride + j], ab[i * n + j] + 1.0, "({i}, {j})");
-                }
-                assert!(c[i * stride + n..(i + 1) * stride]
-                    .iter()
-                    .all(|v| v.is_nan()));
-            }
-        });
+        // Few rows and many columns: split by columns on 2 or more threads (with alpha 1);
+        // beta = 1 adds onto C's 1.0s.
+        on_threads(threads, || check_padded(5, 200, 1_100, 1.0, 1.0, 3, 9));
     }
 }
 

@@ -62,7 +62,7 @@ use rayon::prelude::*;
 use super::{bias_grad, Conv2dGeometry, Conv2dGrads};
 use crate::isa::Isa;
 use crate::{elementwise, Tensor};
-use kernels::{Blocking, DotsCall, PixelsCall, Tap, TapsCall};
+use kernels::{Blocking, DotsCall, PixelsCall, Tap, TapsCall, DOT_ROWS};
 
 /// y = conv2d(x, w) + b without a patch matrix. Shapes as in the module docs of `conv2d`.
 pub fn direct_forward(g: &Conv2dGeometry, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
@@ -298,24 +298,8 @@ pub(crate) fn input_grad_on(isa: Isa, g: &Conv2dGeometry, w: &[f32], dy: &[f32])
     // Each input row's kernel rows that carry it to an output row, numbered as classes (the
     // interior rows share one; border rows, and rows a stride skips, have their own), and the
     // same for columns. Found once here, not per pixel per task.
-    let mut row_classes: Vec<Vec<usize>> = Vec::new();
-    let row_class: Vec<usize> = (0..g.h)
-        .map(|iy| {
-            class_of(
-                &mut row_classes,
-                carrying_taps(iy, g.kh, g.pad_top, g.sh, g.ho),
-            )
-        })
-        .collect();
-    let mut col_classes: Vec<Vec<usize>> = Vec::new();
-    let col_class: Vec<usize> = (0..g.w)
-        .map(|ix| {
-            class_of(
-                &mut col_classes,
-                carrying_taps(ix, g.kw, g.pad_left, g.sw, g.wo),
-            )
-        })
-        .collect();
+    let (row_classes, row_class) = tap_classes(g.h, g.kh, g.pad_top, g.sh, g.ho);
+    let (col_classes, col_class) = tap_classes(g.w, g.kw, g.pad_left, g.sw, g.wo);
     // Every input pixel is in exactly one block (one with no taps stores zeros).
     let mut dx = crate::recycle::take(g.n * g.h * g.w * g.c);
     let band = band_rows(g.w, g.n * g.h);
@@ -347,7 +331,6 @@ pub(crate) fn input_grad_on(isa: Isa, g: &Conv2dGeometry, w: &[f32], dy: &[f32])
                 }
             }
             let mut tap_list = Vec::with_capacity(taps);
-            let (mut inputs, mut outputs) = ([0usize; 12], [0usize; 12]);
             for (group, (origins, places)) in groups.iter().enumerate() {
                 if origins.is_empty() {
                     continue;
@@ -375,13 +358,14 @@ pub(crate) fn input_grad_on(isa: Isa, g: &Conv2dGeometry, w: &[f32], dy: &[f32])
                         }
                     }
                     if dots {
+                        let (mut inputs, mut outputs) = ([0usize; DOT_ROWS], [0usize; DOT_ROWS]);
                         for ci in 0..g.c {
                             let call = DotsCall {
                                 dy,
                                 w: &w[ci * g.co..],
                                 taps: &tap_list,
                             };
-                            for block in balanced(0..origins.len(), kernels::DOT_ROWS) {
+                            for block in balanced(0..origins.len(), DOT_ROWS) {
                                 let rows = block.len();
                                 for (j, p) in block.enumerate() {
                                     inputs[j] = origins[p];
@@ -612,6 +596,22 @@ fn carrying_taps(i: usize, taps: usize, pad: usize, stride: usize, out: usize) -
     (0..taps)
         .filter(|&t| source(i, t, pad, stride, out).is_some())
         .collect()
+}
+
+/// Along one axis of `len` inputs: the distinct `carrying_taps` lists (classes), and each
+/// input's class.
+fn tap_classes(
+    len: usize,
+    taps: usize,
+    pad: usize,
+    stride: usize,
+    out: usize,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut classes = Vec::new();
+    let class = (0..len)
+        .map(|i| class_of(&mut classes, carrying_taps(i, taps, pad, stride, out)))
+        .collect();
+    (classes, class)
 }
 
 /// The output index o that reads input i at tap t (`o * stride + t - pad = i`), if any.
