@@ -395,9 +395,7 @@ pub fn conv2d_relu_backward(
 ) -> Conv2dGrads {
     match algorithm.resolve_backward(g, need_dx) {
         ConvAlgorithm::Winograd => winograd::backward(g, x, w, Some(y), dy, need_dx),
-        ConvAlgorithm::Direct => {
-            direct_backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)
-        }
+        ConvAlgorithm::Direct => direct::relu_backward(g, x, w, y, dy, need_dx),
         ConvAlgorithm::Reference => {
             by_reference::backward(g, x, w, &elementwise::relu_backward(y, dy), need_dx)
         }
@@ -406,12 +404,12 @@ pub fn conv2d_relu_backward(
 }
 
 /// `db[co]` = sum of dy over every position (the direct algorithm; im2col and Winograd sum per
-/// block).
+/// block), in parallel chunks added in order (`blocks::dy_column_sums`).
 pub(crate) fn bias_grad(g: &Conv2dGeometry, dy: &[f32]) -> Tensor {
     Tensor::from_vec(
         "conv2d bias gradient",
         &[g.co],
-        blocks::column_sums(dy, g.co),
+        blocks::dy_column_sums(dy, g.co),
     )
 }
 

@@ -351,6 +351,33 @@ proptest! {
     }
 }
 
+/// The same for a dy too large for one chunk of the direct backward's db (512K values, two
+/// chunks; vgg_cifar10's first layer has 1M at batch 32): the masked dy and db are made in
+/// parallel chunks.
+#[test]
+fn fused_relu_direct_backward_gives_the_bits_of_relu_then_conv_on_a_large_batch() {
+    let g = Conv2dGeometry::new(&[8, 32, 32, 3], &[3, 3, 3, 64], (1, 1), Padding::Same).unwrap();
+    let (x, w, b) = (
+        tensor(&g.x_shape(), 1),
+        tensor(&g.w_shape(), 2),
+        tensor(&[g.co], 3),
+    );
+    let dy = tensor(&g.y_shape(), 4);
+    let y = conv2d_relu_forward(&g, &x, &w, Some(&b), ConvAlgorithm::Direct);
+    let want = conv2d_backward(
+        &g,
+        &x,
+        &w,
+        &elementwise::relu_backward(&y, &dy),
+        ConvAlgorithm::Direct,
+        false,
+    );
+    let got = conv2d_relu_backward(&g, &x, &w, &y, &dy, ConvAlgorithm::Direct, false);
+    assert!(got.dx.is_none());
+    assert_eq!(got.dw.data(), want.dw.data());
+    assert_eq!(got.db.data(), want.db.data());
+}
+
 /// Geometries whose outputs have 32 or 64 channels: where `window_gemm` runs (with AVX-512 or AVX2),
 /// im2col's forward reads the patches straight from a padded frame instead of building them.
 fn wide_geometries() -> impl Strategy<Value = Conv2dGeometry> {
