@@ -139,6 +139,32 @@ fn images_per_block(g: &Conv2dGeometry) -> usize {
         .min(g.n.div_ceil(MIN_BLOCKS))
 }
 
+/// Below this many tiles a backward block takes more images (`images_per_backward_block`).
+const BACKWARD_FEW_TILES: usize = 64;
+/// Tiles a backward block is then given: K of its dU products.
+const BACKWARD_TILES: usize = 128;
+/// ... but at least this many blocks, so both threads keep work at small batches.
+const BACKWARD_MIN_BLOCKS: usize = 4;
+
+/// Images per block of the backward. A block's dU = Vᵀ·dM is sixteen C x CO products of K = its
+/// tiles, and a partial dU of 16·C·CO values that `sum_partials` adds up: on small images the
+/// forward's blocks (two images of 8x8, 32 tiles) make that partial larger than the block's V
+/// and dM, and the products too short to pay for writing it. Such blocks take images up to 128
+/// tiles (at least 4 blocks): 8x8x128 3x3 -> 128 backward 4.14 -> 3.69 ms, 8x8x64 -> 128 2.03
+/// -> 1.79 ms at batch 32 (docs/PERFORMANCE.md). Blocks of 64 tiles or more (the chapter's
+/// 14x14, 98 tiles) keep the forward's blocks.
+fn images_per_backward_block(g: &Conv2dGeometry) -> usize {
+    let images = images_per_block(g);
+    let tiles = Grid::new(g).tiles_per_image();
+    if images * tiles >= BACKWARD_FEW_TILES {
+        return images;
+    }
+    BACKWARD_TILES
+        .div_ceil(tiles)
+        .min(g.n.div_ceil(BACKWARD_MIN_BLOCKS))
+        .max(images)
+}
+
 /// Runs `f` on three buffers of the given lengths (contents unspecified), this thread's own
 /// when they are free.
 fn with_buffers<R>(lens: [usize; 3], f: impl FnOnce([&mut [f32]; 3]) -> R) -> R {
@@ -414,7 +440,7 @@ fn backward_from(
         }
     }
     let grid = Grid::new(g);
-    let images = images_per_block(g);
+    let images = images_per_backward_block(g);
     let image_len = g.h * g.w * g.c;
     // Each block overwrites its images of dx.
     let mut dx = recycle::take(if need_dx { g.n * image_len } else { 0 });
